@@ -1,0 +1,125 @@
+"""The erx network: a BERT encoder (MiniLM-L6 weights) with a word-case embedding and
+three heads, exported as one ONNX graph.
+
+Outputs (see models/*/erx.json):
+  entity_logits [B, L, E]     BIO tags, read at each word's first piece
+  phrase_logits [B, L, 3]     O / B-PRED / I-PRED, read the same way
+  rel_head      [B, L, R, K]  per-token head projection (last slot: the label bias)
+  rel_tail      [B, L, R, K]  per-token tail projection (last slot: 1)
+A relation score for mentions (h, t) and label r is
+  sum_k mean_{i in h} rel_head[i, r, k] * mean_{j in t} rel_tail[j, r, k]
+so the post-processor scores only candidate mention pairs instead of an L x L table.
+"""
+
+import json
+import math
+
+import torch
+from torch import nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg, n_case):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.word = nn.Embedding(cfg["vocab_size"], h)
+        self.pos = nn.Embedding(cfg["max_position_embeddings"], h)
+        self.token_type = nn.Embedding(cfg["type_vocab_size"], h)
+        self.case = nn.Embedding(n_case, h) if n_case else None
+        if self.case is not None:
+            nn.init.normal_(self.case.weight, std=0.02)
+        self.ln = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
+        self.drop = nn.Dropout(cfg["hidden_dropout_prob"])
+        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg["num_hidden_layers"]))
+
+    def forward(self, input_ids, attention_mask, case_ids=None):
+        L = input_ids.shape[1]
+        pos = torch.arange(L, device=input_ids.device).unsqueeze(0)
+        x = self.word(input_ids) + self.pos(pos) + self.token_type.weight[0]
+        if self.case is not None and case_ids is not None:
+            x = x + self.case(case_ids)
+        x = self.drop(self.ln(x))
+        bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
+        for layer in self.layers:
+            x = layer(x, bias, self.n_heads)
+        return x
+
+
+class Layer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        h, i = cfg["hidden_size"], cfg["intermediate_size"]
+        self.q, self.k, self.v, self.o = (nn.Linear(h, h) for _ in range(4))
+        self.ln1 = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
+        self.ff1, self.ff2 = nn.Linear(h, i), nn.Linear(i, h)
+        self.ln2 = nn.LayerNorm(h, eps=cfg["layer_norm_eps"])
+        self.drop = nn.Dropout(cfg["hidden_dropout_prob"])
+
+    def forward(self, x, bias, n_heads):
+        B, L, H = x.shape
+        d = H // n_heads
+
+        def split(t):
+            return t.view(B, L, n_heads, d).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias, dim=-1)
+        ctx = (self.drop(att) @ v).transpose(1, 2).reshape(B, L, H)
+        x = self.ln1(x + self.drop(self.o(ctx)))
+        y = self.ff2(nn.functional.gelu(self.ff1(x)))
+        return self.ln2(x + self.drop(y))
+
+
+class ErxModel(nn.Module):
+    def __init__(self, cfg, n_entity_tags, n_relations, rel_rank=32, n_case=6):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.cfg = cfg
+        self.encoder = Encoder(cfg, n_case)
+        self.drop = nn.Dropout(0.1)
+        self.entity = nn.Linear(h, n_entity_tags)
+        self.phrase = nn.Linear(h, 3)
+        self.n_rel, self.rank = n_relations, rel_rank
+        self.rel_in = nn.Sequential(nn.Linear(h, h), nn.GELU())
+        self.rel_h = nn.Linear(h, n_relations * rel_rank)
+        self.rel_t = nn.Linear(h, n_relations * rel_rank)
+        self.rel_bias = nn.Parameter(torch.full((n_relations,), -3.0))
+
+    def forward(self, input_ids, attention_mask, case_ids=None):
+        x = self.encoder(input_ids, attention_mask, case_ids)
+        x = self.drop(x)
+        B, L, _ = x.shape
+        r = self.rel_in(x)
+        head = self.rel_h(r).view(B, L, self.n_rel, self.rank)
+        tail = self.rel_t(r).view(B, L, self.n_rel, self.rank)
+        # fold the label bias into one extra slot so a plain dot product gives the score
+        head = torch.cat([head, self.rel_bias.view(1, 1, -1, 1).expand(B, L, -1, 1)], dim=-1)
+        tail = torch.cat([tail, torch.ones_like(tail[..., :1])], dim=-1)
+        return self.entity(x), self.phrase(x), head, tail
+
+
+def load_pretrained(model, base_dir):
+    from safetensors.torch import load_file
+
+    sd = load_file(f"{base_dir}/model.safetensors")
+    enc = model.encoder
+    m = {"word.weight": "embeddings.word_embeddings.weight",
+         "pos.weight": "embeddings.position_embeddings.weight",
+         "token_type.weight": "embeddings.token_type_embeddings.weight",
+         "ln.weight": "embeddings.LayerNorm.weight", "ln.bias": "embeddings.LayerNorm.bias"}
+    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "o": "attention.output.dense", "ln1": "attention.output.LayerNorm",
+             "ff1": "intermediate.dense", "ff2": "output.dense", "ln2": "output.LayerNorm"}
+    for i in range(len(enc.layers)):
+        for ours, theirs in names.items():
+            for p in ("weight", "bias"):
+                m[f"layers.{i}.{ours}.{p}"] = f"encoder.layer.{i}.{theirs}.{p}"
+    state = {k: sd[v] for k, v in m.items()}
+    missing = enc.load_state_dict(state, strict=False)
+    assert not [k for k in missing.missing_keys if not k.startswith("case")], missing
+    return model
+
+
+def load_config(base_dir):
+    return json.load(open(f"{base_dir}/config.json"))

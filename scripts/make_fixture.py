@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Build the tiny test model models/fixture/: random weights, the real input/output
+contract, a small WordPiece vocabulary and a short max length (so tests exercise
+windowing). The Rust tests use it so they never depend on training.
+
+  .venv/bin/python scripts/make_fixture.py --out models/fixture
+"""
+
+import argparse
+import json
+import string
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export as E  # noqa: E402
+from erxlib.features import CASE_CLASSES  # noqa: E402
+from erxlib.model import ErxModel  # noqa: E402
+
+WORDS = ("the a an of to in on at for by with from and or but is was were has had said says "
+         "state department north south korea kim jong nam choe son hui visa denied minister "
+         "president government police city news report year week monday tuesday").split()
+
+
+def build_tokenizer(path):
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += list(string.ascii_lowercase) + list(string.digits) + list(string.punctuation)
+    vocab += ["##" + c for c in string.ascii_lowercase + string.digits]
+    vocab += WORDS
+    ids = {t: i for i, t in enumerate(dict.fromkeys(vocab))}
+    tok = Tokenizer(WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
+    tok.decoder = decoders.WordPiece()
+    tok.save(str(path))
+    return len(ids)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="models/fixture")
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab_size = build_tokenizer(out / "tokenizer.json")
+
+    cfg = {"hidden_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2, "intermediate_size": 64,
+           "vocab_size": vocab_size, "max_position_embeddings": 512, "type_vocab_size": 2,
+           "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.0}
+    tags = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    relations = [["conll04", "Work_For"], ["conll04", "Live_In"], ["crossre", "role"]]
+    model = ErxModel(cfg, len(tags), len(relations), rel_rank=4, n_case=len(CASE_CLASSES))
+    with torch.no_grad():
+        # make random outputs lively: entities from Title-case words, and some relations
+        model.encoder.case.weight.normal_(0, 1.0)
+        model.entity.weight.normal_(0, 0.5)
+        model.rel_bias.fill_(0.5)
+    model.eval()
+    meta = {"tags": tags, "relations": relations, "case": True, "case_classes": CASE_CLASSES,
+            "rel_rank": 5, "config": cfg, "max_tokens": args.max_tokens,
+            "args": {"seed": args.seed}}
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model.onnx"
+        names, outs = E.export_onnx(model, meta, fp32)
+        final = out / "model.onnx"
+        final.write_bytes(fp32.read_bytes())
+    ns = argparse.Namespace(name="erx-fixture", precision="fp32", relation_threshold=0.5)
+    card = E.write_card(out, meta, names, outs, ns, final,
+                        {"signatures": {"conll04": {"Work_For": [["PER", "ORG"]]}}})
+    card["description"] = "Test fixture: random weights, real contract. Not a usable model."
+    card["provenance"] = {"script": "scripts/make_fixture.py", "seed": args.seed}
+    json.dump(card, open(out / "erx.json", "w"), indent=2)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"wrote {out} ({size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

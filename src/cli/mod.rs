@@ -1,0 +1,152 @@
+//! Command-line definitions (the help text is the manual) and dispatch.
+
+mod bench;
+mod eval;
+mod extract;
+mod input;
+mod pretty;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// Fast entity and relation extraction for English news text.
+///
+/// erx finds people, organisations, locations and other names with exact character
+/// offsets, merges mentions of the same entity across a document, and links entities with
+/// typed relations and the phrase that expresses them. One ONNX model, run by ONNX Runtime
+/// on CPU or GPU.
+///
+/// Offsets are Unicode code-point offsets into the input text: in Python,
+/// text[start:end] is the mention.
+#[derive(Debug, Parser)]
+#[command(name = "erx", version, max_term_width = 100)]
+#[command(after_help = "Examples:
+  erx extract --text 'The State Department denied a visa to Choe Son Hui.' --pretty
+  erx extract articles.jsonl -o entities.jsonl
+  cat articles.jsonl | erx extract > entities.jsonl
+  erx eval --format conll2003 dev.txt
+  erx bench articles.jsonl --limit 200
+
+Setup: scripts/setup-ort.sh fetches ONNX Runtime into .ort/ (once).")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Extract entities and relations from JSONL records, text files or stdin.
+    #[command(after_help = extract::AFTER_HELP)]
+    Extract(extract::ExtractArgs),
+    /// Score the model on gold data (strict span + type micro P/R/F1).
+    #[command(after_help = eval::AFTER_HELP)]
+    Eval(eval::EvalArgs),
+    /// Measure throughput on an article dump: docs/s, words/s, time per stage, peak memory.
+    #[command(after_help = bench::AFTER_HELP)]
+    Bench(bench::BenchArgs),
+}
+
+/// Model and runtime settings shared by every command.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Model folder (erx.json, model.onnx, tokenizer.json). Default: $ERX_MODEL, else
+    /// models/erx-news-v1 in the current directory or beside the executable's repository.
+    #[arg(long, short = 'm', value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, short = 't', default_value_t = 2, value_name = "N")]
+    threads: usize,
+    /// Where to run the model: cpu, cuda (fails if CUDA is unusable) or auto (CUDA if it
+    /// works, else CPU). The provider that ran is reported.
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    device: String,
+    /// Padded tokens per forward pass (windows x padded length).
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    batch_tokens: usize,
+    /// Tokens per window, special tokens included [default: the model's max_tokens].
+    #[arg(long, value_name = "N")]
+    window: Option<usize>,
+    /// Tokens shared by consecutive chunks of an over-long sentence [default: a quarter of
+    /// the window, at most 32].
+    #[arg(long, value_name = "N")]
+    overlap: Option<usize>,
+    /// Relation score threshold for every label [default: per label, from the model card].
+    #[arg(long, value_name = "P")]
+    relation_threshold: Option<f32>,
+    /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so].
+    #[arg(long, value_name = "FILE")]
+    ort_library: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    fn model_dir(&self) -> Result<PathBuf> {
+        if let Some(m) = &self.model {
+            return Ok(m.clone());
+        }
+        if let Some(m) = std::env::var_os("ERX_MODEL") {
+            return Ok(PathBuf::from(m));
+        }
+        let local = PathBuf::from("models/erx-news-v1");
+        if local.join("erx.json").exists() {
+            return Ok(local);
+        }
+        // target/{debug,release}/erx → repository root
+        let from_exe = std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                exe.ancestors()
+                    .nth(3)
+                    .map(|root| root.join("models/erx-news-v1"))
+            })
+            .filter(|p| p.join("erx.json").exists());
+        from_exe.context(
+            "no model found: pass --model DIR or set ERX_MODEL (the default is models/erx-news-v1)",
+        )
+    }
+
+    fn options(&self) -> Result<erx::Options> {
+        if self.threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        Ok(erx::Options {
+            threads: self.threads,
+            batch_tokens: self.batch_tokens,
+            device: self.device.parse()?,
+            window_tokens: self.window,
+            overlap_tokens: self.overlap,
+            relation_threshold: self.relation_threshold,
+            runtime_library: self.ort_library.clone(),
+            ..erx::Options::default()
+        })
+    }
+
+    fn load(&self, options: erx::Options) -> Result<erx::Extractor> {
+        let dir = self.model_dir()?;
+        erx::Extractor::load(&dir, options)
+            .with_context(|| format!("cannot load the model in {}", dir.display()))
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Extract(a) => extract::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Peak resident memory of this process in bytes (Linux), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,456 @@
+//! Decode stage: model scores of one sentence → mentions, predicate phrases and relations.
+//!
+//! Pure logic over [`TokenRows`], testable without a model:
+//! - **Entities**: the tag of each word is read at its first piece; BIO is repaired the
+//!   conlleval way (an `I-X` that does not continue an `X` opens one), so a mention is a
+//!   run of whole words.
+//! - **Relations**: a mention's head/tail vector is the mean of its pieces' `rel_head` /
+//!   `rel_tail` rows; the score of label `r` for an ordered pair is the sigmoid of their
+//!   per-label dot product. Only pairs of mentions in the same sentence are scored, and a
+//!   label's type signature (from the model card) must allow the pair.
+//! - **Phrases**: see [`choose_phrase`].
+
+use std::ops::Range;
+
+use crate::tokenize::Word;
+
+/// Per-piece model outputs of one sentence.
+pub trait TokenRows {
+    /// Entity tag logits of piece `t`.
+    fn entity(&self, t: usize) -> &[f32];
+    /// Predicate tag logits (O, B, I) of piece `t`.
+    fn phrase(&self, t: usize) -> &[f32];
+    /// Relation head projection of piece `t`, `relations × rank` values.
+    fn rel_head(&self, t: usize) -> &[f32];
+    /// Relation tail projection of piece `t`, `relations × rank` values.
+    fn rel_tail(&self, t: usize) -> &[f32];
+}
+
+/// A decoded mention: a run of whole words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordSpan {
+    /// Word range within the sentence.
+    pub words: Range<usize>,
+    /// Entity type (e.g. `PER`) or empty for predicates.
+    pub label: String,
+    /// Mean probability of the chosen tags.
+    pub score: f32,
+}
+
+/// A relation between two mentions of a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentenceRelation {
+    /// Index of the head mention.
+    pub head: usize,
+    /// Index of the tail mention.
+    pub tail: usize,
+    /// Relation label index in the model card.
+    pub label: usize,
+    /// Sigmoid score.
+    pub score: f32,
+    /// Word range of the phrase that expresses it.
+    pub phrase: Range<usize>,
+}
+
+/// What the decoder needs to know about the relation labels.
+#[derive(Debug, Clone)]
+pub struct RelationSpec {
+    /// Threshold per label.
+    pub thresholds: Vec<f32>,
+    /// Allowed (head type, tail type) pairs per label; empty = any.
+    pub signatures: Vec<Vec<(String, String)>>,
+    /// Values per label in a projection row.
+    pub rank: usize,
+}
+
+fn softmax_argmax(logits: &[f32]) -> (usize, f32) {
+    let (mut best, mut max) = (0, f32::NEG_INFINITY);
+    for (i, &v) in logits.iter().enumerate() {
+        if v > max {
+            best = i;
+            max = v;
+        }
+    }
+    let sum: f32 = logits.iter().map(|&v| (v - max).exp()).sum();
+    (best, 1.0 / sum)
+}
+
+/// Word-level BIO decoding with repair. `tags[0]` is `O`; others are `B-X` / `I-X`.
+pub fn decode_entities(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
+    let mut out: Vec<WordSpan> = Vec::new();
+    let mut open: Option<(usize, &str, f32, usize)> = None; // start, type, prob sum, count
+    let close =
+        |open: &mut Option<(usize, &str, f32, usize)>, end: usize, out: &mut Vec<WordSpan>| {
+            if let Some((start, ty, sum, count)) = open.take() {
+                out.push(WordSpan {
+                    words: start..end,
+                    label: ty.to_string(),
+                    score: sum / count as f32,
+                });
+            }
+        };
+    for (wi, w) in words.iter().enumerate() {
+        let (k, p) = softmax_argmax(rows.entity(w.first_token));
+        let tag = tags.get(k).map_or("O", String::as_str);
+        if k == 0 || tag.len() < 3 {
+            close(&mut open, wi, &mut out);
+            continue;
+        }
+        let (inside, ty) = (tag.starts_with("I-"), &tag[2..]);
+        match &mut open {
+            Some((_, open_ty, sum, count)) if inside && *open_ty == ty => {
+                *sum += p;
+                *count += 1;
+            }
+            _ => {
+                close(&mut open, wi, &mut out);
+                open = Some((wi, ty, p, 1));
+            }
+        }
+    }
+    close(&mut open, words.len(), &mut out);
+    out
+}
+
+/// Predicate spans: runs of words tagged B/I by the phrase head with probability at
+/// least `threshold` (an I after O opens a span, as for entities).
+pub fn decode_predicates(words: &[Word], rows: &dyn TokenRows, threshold: f32) -> Vec<WordSpan> {
+    let mut out: Vec<WordSpan> = Vec::new();
+    for (wi, w) in words.iter().enumerate() {
+        let (k, p) = softmax_argmax(rows.phrase(w.first_token));
+        if k == 0 || p < threshold {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if k == 2 && last.words.end == wi => {
+                let n = last.words.len() as f32;
+                last.score = (last.score * n + p) / (n + 1.0);
+                last.words.end = wi + 1;
+            }
+            _ => out.push(WordSpan {
+                words: wi..wi + 1,
+                label: String::new(),
+                score: p,
+            }),
+        }
+    }
+    out
+}
+
+/// Mean of rows `f(t)` over the pieces of `words`.
+fn mention_vector<'a>(
+    words: &[Word],
+    span: &Range<usize>,
+    row: impl Fn(usize) -> &'a [f32],
+) -> Vec<f32> {
+    let first = words[span.start].first_token;
+    let last = words[span.end - 1].last_token;
+    let mut acc = row(first).to_vec();
+    for t in first + 1..=last {
+        for (a, v) in acc.iter_mut().zip(row(t)) {
+            *a += v;
+        }
+    }
+    let n = (last - first + 1) as f32;
+    acc.iter_mut().for_each(|a| *a /= n);
+    acc
+}
+
+/// Scores all ordered pairs of `mentions` and keeps labels above threshold whose type
+/// signature allows the pair; each kept relation gets a phrase from `predicates`.
+pub fn decode_relations(
+    words: &[Word],
+    rows: &dyn TokenRows,
+    mentions: &[WordSpan],
+    predicates: &[WordSpan],
+    spec: &RelationSpec,
+) -> Vec<SentenceRelation> {
+    if mentions.len() < 2 || spec.thresholds.is_empty() {
+        return Vec::new();
+    }
+    let heads: Vec<Vec<f32>> = mentions
+        .iter()
+        .map(|m| mention_vector(words, &m.words, |t| rows.rel_head(t)))
+        .collect();
+    let tails: Vec<Vec<f32>> = mentions
+        .iter()
+        .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
+        .collect();
+    let mut out = Vec::new();
+    for (h, hv) in heads.iter().enumerate() {
+        for (t, tv) in tails.iter().enumerate() {
+            if h == t {
+                continue;
+            }
+            for (r, threshold) in spec.thresholds.iter().enumerate() {
+                let range = r * spec.rank..(r + 1) * spec.rank;
+                let (Some(a), Some(b)) = (hv.get(range.clone()), tv.get(range)) else {
+                    continue;
+                };
+                let logit: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                let score = 1.0 / (1.0 + (-logit).exp());
+                if score < *threshold
+                    || !signature_allows(
+                        &spec.signatures[r],
+                        &mentions[h].label,
+                        &mentions[t].label,
+                    )
+                {
+                    continue;
+                }
+                out.push(SentenceRelation {
+                    head: h,
+                    tail: t,
+                    label: r,
+                    score,
+                    phrase: choose_phrase(
+                        &mentions[h].words,
+                        &mentions[t].words,
+                        predicates,
+                        words.len(),
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn signature_allows(sigs: &[(String, String)], head: &str, tail: &str) -> bool {
+    sigs.is_empty() || sigs.iter().any(|(h, t)| h == head && t == tail)
+}
+
+/// Most words a phrase may take from the gap between its predicate and a mention.
+const PHRASE_EXTENSION: usize = 3;
+/// Widest gap between two mentions that may itself serve as the phrase.
+const GAP_PHRASE: usize = 4;
+
+/// Picks the words that express a relation between mentions `a` and `b`:
+/// 1. a predicted predicate lying between the two mentions (the most probable one), or
+///    else one at most three words outside them;
+/// 2. extended over the rest of the gap towards the later mention when that is at most
+///    three words, so "denied" becomes "denied a visa to";
+/// 3. with no predicate, the gap itself when it is one to four words ("spokesman for",
+///    "of");
+/// 4. otherwise the evidence span from the earlier to the later mention.
+pub fn choose_phrase(
+    a: &Range<usize>,
+    b: &Range<usize>,
+    predicates: &[WordSpan],
+    n_words: usize,
+) -> Range<usize> {
+    let (first, second) = if a.start <= b.start { (a, b) } else { (b, a) };
+    let gap = first.end.min(second.start)..second.start.max(first.end);
+    let between = predicates
+        .iter()
+        .filter(|p| p.words.start >= gap.start && p.words.end <= gap.end)
+        .max_by(|x, y| x.score.total_cmp(&y.score));
+    let near = || {
+        predicates
+            .iter()
+            .filter(|p| {
+                let before =
+                    p.words.end <= first.start && first.start - p.words.end <= PHRASE_EXTENSION;
+                let after =
+                    p.words.start >= second.end && p.words.start - second.end <= PHRASE_EXTENSION;
+                before || after
+            })
+            .max_by(|x, y| x.score.total_cmp(&y.score))
+    };
+    if let Some(p) = between {
+        let mut words = p.words.clone();
+        if gap.end - words.end <= PHRASE_EXTENSION {
+            words.end = gap.end;
+        }
+        return words;
+    }
+    if let Some(p) = near() {
+        return p.words.clone();
+    }
+    if !gap.is_empty() && gap.len() <= GAP_PHRASE {
+        return gap;
+    }
+    first.start..second.end.min(n_words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows built by hand: one-hot logits per piece.
+    struct Fixed {
+        entity: Vec<Vec<f32>>,
+        phrase: Vec<Vec<f32>>,
+        head: Vec<Vec<f32>>,
+        tail: Vec<Vec<f32>>,
+    }
+
+    impl TokenRows for Fixed {
+        fn entity(&self, t: usize) -> &[f32] {
+            &self.entity[t]
+        }
+        fn phrase(&self, t: usize) -> &[f32] {
+            &self.phrase[t]
+        }
+        fn rel_head(&self, t: usize) -> &[f32] {
+            &self.head[t]
+        }
+        fn rel_tail(&self, t: usize) -> &[f32] {
+            &self.tail[t]
+        }
+    }
+
+    fn tags() -> Vec<String> {
+        ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn one_hot(k: usize, n: usize) -> Vec<f32> {
+        (0..n).map(|i| if i == k { 8.0 } else { 0.0 }).collect()
+    }
+
+    /// One piece per word unless `pieces` says otherwise.
+    fn words(pieces: &[usize]) -> Vec<Word> {
+        let mut t = 0;
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let w = Word {
+                    bytes: i * 10..i * 10 + 5,
+                    first_token: t,
+                    last_token: t + n - 1,
+                };
+                t += n;
+                w
+            })
+            .collect()
+    }
+
+    fn rows(entity_tags: &[usize], phrase_tags: &[usize]) -> Fixed {
+        let n = entity_tags.len();
+        Fixed {
+            entity: entity_tags.iter().map(|&k| one_hot(k, 5)).collect(),
+            phrase: phrase_tags.iter().map(|&k| one_hot(k, 3)).collect(),
+            head: vec![vec![0.0; 2]; n],
+            tail: vec![vec![0.0; 2]; n],
+        }
+    }
+
+    #[test]
+    fn bio_repair_opens_on_stray_inside() {
+        // O I-PER I-PER O B-ORG I-PER
+        let w = words(&[1; 6]);
+        let r = rows(&[0, 2, 2, 0, 3, 2], &[0; 6]);
+        let got = decode_entities(&w, &r, &tags());
+        let spans: Vec<(Range<usize>, &str)> = got
+            .iter()
+            .map(|s| (s.words.clone(), s.label.as_str()))
+            .collect();
+        assert_eq!(spans, vec![(1..3, "PER"), (4..5, "ORG"), (5..6, "PER")]);
+        assert!(got.iter().all(|s| s.score > 0.99));
+    }
+
+    #[test]
+    fn adjacent_b_tags_are_two_entities() {
+        let w = words(&[1; 3]);
+        let r = rows(&[1, 1, 2], &[0; 3]);
+        let got = decode_entities(&w, &r, &tags());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].words, 1..3);
+    }
+
+    #[test]
+    fn word_pieces_never_split_an_entity() {
+        // word 0 has 3 pieces: the tag is read at its first piece only
+        let w = words(&[3, 1]);
+        let r = rows(&[1, 0, 3, 0], &[0; 4]);
+        let got = decode_entities(&w, &r, &tags());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].words, 0..1);
+        assert_eq!(got[0].label, "PER");
+    }
+
+    #[test]
+    fn predicates_merge_b_and_i() {
+        let w = words(&[1; 5]);
+        let r = rows(&[0; 5], &[0, 1, 2, 0, 2]);
+        let got = decode_predicates(&w, &r, 0.5);
+        let spans: Vec<Range<usize>> = got.iter().map(|s| s.words.clone()).collect();
+        assert_eq!(spans, vec![1..3, 4..5]);
+    }
+
+    fn pred(words: Range<usize>, score: f32) -> WordSpan {
+        WordSpan {
+            words,
+            label: String::new(),
+            score,
+        }
+    }
+
+    #[test]
+    fn phrase_between_mentions_is_extended_to_the_tail() {
+        // [State Department] denied a visa to [Choe]  (words 0-1, 2, 3, 4, 5, 6)
+        let p = choose_phrase(&(0..2), &(6..7), &[pred(2..3, 0.9)], 7);
+        assert_eq!(p, 2..6);
+    }
+
+    #[test]
+    fn phrase_prefers_the_most_probable_predicate_between() {
+        let p = choose_phrase(&(0..1), &(9..10), &[pred(2..3, 0.6), pred(5..6, 0.9)], 10);
+        assert_eq!(p, 5..9);
+    }
+
+    #[test]
+    fn phrase_falls_back_to_a_short_gap_then_to_the_evidence() {
+        assert_eq!(choose_phrase(&(0..2), &(4..5), &[], 6), 2..4);
+        assert_eq!(choose_phrase(&(4..5), &(0..2), &[], 6), 2..4);
+        assert_eq!(choose_phrase(&(0..1), &(1..2), &[], 6), 0..2);
+        assert_eq!(choose_phrase(&(0..1), &(8..9), &[], 9), 0..9);
+    }
+
+    #[test]
+    fn phrase_may_come_from_just_outside() {
+        // [Oswald] , [Kennedy] 's assassin... predicate right after the pair
+        let p = choose_phrase(&(0..1), &(2..3), &[pred(4..5, 0.8)], 6);
+        assert_eq!(p, 4..5);
+    }
+
+    #[test]
+    fn relations_score_pairs_and_respect_signatures() {
+        let w = words(&[1; 4]);
+        let mut r = rows(&[1, 0, 0, 3], &[0, 1, 0, 0]);
+        // rank 2, two labels; label 0 is strong from mention 0 to mention 1, label 1 never
+        r.head[0] = vec![4.0, 1.0, -4.0, 1.0];
+        r.tail[3] = vec![4.0, 1.0, 4.0, 1.0];
+        r.head[3] = vec![-4.0, 1.0, -4.0, 1.0];
+        r.tail[0] = vec![4.0, 1.0, 4.0, 1.0];
+        let mentions = vec![
+            WordSpan {
+                words: 0..1,
+                label: "PER".into(),
+                score: 1.0,
+            },
+            WordSpan {
+                words: 3..4,
+                label: "ORG".into(),
+                score: 1.0,
+            },
+        ];
+        let mut spec = RelationSpec {
+            thresholds: vec![0.5, 0.5],
+            signatures: vec![vec![], vec![]],
+            rank: 2,
+        };
+        let preds = decode_predicates(&w, &r, 0.5);
+        let got = decode_relations(&w, &r, &mentions, &preds, &spec);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].head, got[0].tail, got[0].label), (0, 1, 0));
+        assert!(got[0].score > 0.99);
+        assert_eq!(got[0].phrase, 1..3);
+        spec.signatures[0] = vec![("ORG".into(), "PER".into())];
+        assert!(decode_relations(&w, &r, &mentions, &preds, &spec).is_empty());
+    }
+}

@@ -1,0 +1,454 @@
+//! Document stage: the output schema, and the merging of sentence-level mentions into
+//! document-level entities and relations.
+//!
+//! All offsets in the output are Unicode code-point offsets into the input text, so in
+//! Python `text[start:end] == mention["text"]`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One extracted document (one output line of `erx extract`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The input record's id (a JSON string or number, echoed as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
+    /// Document-level entities, in order of first mention.
+    pub entities: Vec<Entity>,
+    /// Relations between entities.
+    pub relations: Vec<Relation>,
+    /// How the document was processed.
+    pub meta: Meta,
+}
+
+/// A document-level entity: every mention of one real-world thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    /// `e0`, `e1`, … in order of first mention.
+    pub id: String,
+    /// Entity type (`PER`, `ORG`, `LOC`, `MISC`).
+    pub label: String,
+    /// Canonical name: the longest mention.
+    pub text: String,
+    /// Highest mention score.
+    pub score: f32,
+    /// Mentions in text order.
+    pub mentions: Vec<Mention>,
+}
+
+/// One mention: a span of the input text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    /// Code-point offset of the first character.
+    pub start: usize,
+    /// Code-point offset after the last character.
+    pub end: usize,
+    /// The input text between `start` and `end`.
+    pub text: String,
+    /// Mean tag probability.
+    pub score: f32,
+}
+
+/// A typed relation between two entities, with the phrase that expresses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relation {
+    /// Head entity id.
+    pub head: String,
+    /// Tail entity id.
+    pub tail: String,
+    /// Index of the head's mention (in the head entity's `mentions`) this relation was read from.
+    pub head_mention: usize,
+    /// Index of the tail's mention (in the tail entity's `mentions`).
+    pub tail_mention: usize,
+    /// Relation label from the model card.
+    pub label: String,
+    /// Label set of the label (`conll04`, `crossre`).
+    pub schema: String,
+    /// Words of the sentence that express the relation.
+    pub phrase: String,
+    /// Sigmoid score.
+    pub score: f32,
+    /// Code-point offset where the evidence (both mentions and the phrase) starts.
+    pub start: usize,
+    /// Code-point offset where the evidence ends.
+    pub end: usize,
+    /// Code-point offsets of `phrase`.
+    pub phrase_start: usize,
+    /// End of `phrase`.
+    pub phrase_end: usize,
+}
+
+/// Processing facts about a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Meta {
+    /// Model name.
+    pub model: String,
+    /// Sentences found.
+    pub sentences: usize,
+    /// Word pieces fed to the model (without special tokens).
+    pub tokens: usize,
+    /// Model windows used.
+    pub windows: usize,
+    /// Always false: long texts are windowed, never cut.
+    pub truncated: bool,
+    /// Execution provider that ran the model (`cpu`, `cuda`).
+    pub provider: String,
+}
+
+/// A mention before merging: byte span in the document plus its sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawMention {
+    /// Byte range in the document.
+    pub bytes: std::ops::Range<usize>,
+    /// Entity type.
+    pub label: String,
+    /// Mean tag probability.
+    pub score: f32,
+}
+
+/// A relation before merging: indices into the document's raw mentions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRelation {
+    /// Head raw mention.
+    pub head: usize,
+    /// Tail raw mention.
+    pub tail: usize,
+    /// Label.
+    pub label: String,
+    /// Label set.
+    pub schema: String,
+    /// Sigmoid score.
+    pub score: f32,
+    /// Byte range of the phrase.
+    pub phrase: std::ops::Range<usize>,
+}
+
+const LEADING_WORDS: [&str; 3] = ["the", "a", "an"];
+
+/// Lower-cased name parts of a mention: dots removed ("U.S." → "us"), possessive "'s"
+/// and a leading article dropped, split on spaces and hyphens.
+pub fn name_parts(text: &str) -> Vec<String> {
+    let mut parts: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .map(|w| {
+            let w = w
+                .strip_suffix("'s")
+                .or_else(|| w.strip_suffix("’s"))
+                .unwrap_or(w);
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    if parts.len() > 1 && LEADING_WORDS.contains(&parts[0].as_str()) {
+        parts.remove(0);
+    }
+    parts
+}
+
+/// Whether a mention (`parts`) can refer to an entity known by `names` (the parts of its
+/// mentions so far), given the type: equal names always; for people any single name part
+/// ("Choe" → "Choe Son Hui", "Trump" → "Donald Trump"); for other types a shared tail of
+/// at least two words ("US State Department" ↔ "State Department") or an acronym
+/// ("UN" ↔ "United Nations").
+pub fn same_entity(label: &str, parts: &[String], names: &[Vec<String>]) -> bool {
+    if parts.is_empty() {
+        return false;
+    }
+    names.iter().any(|name| {
+        if name == parts {
+            return true;
+        }
+        if label == "PER" {
+            let name: &[String] = name;
+            let (short, long) = if parts.len() <= name.len() {
+                (parts, name)
+            } else {
+                (name, parts)
+            };
+            return short.iter().all(|p| long.contains(p));
+        }
+        let shared = parts
+            .iter()
+            .rev()
+            .zip(name.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if shared >= 2 && shared == parts.len().min(name.len()) {
+            return true;
+        }
+        is_acronym(parts, name) || is_acronym(name, parts)
+    })
+}
+
+fn is_acronym(short: &[String], long: &[String]) -> bool {
+    short.len() == 1 && initials(long).is_some_and(|i| i == short[0])
+}
+
+/// Initials of a name of two or more words, skipping function words ("United Nations" → "un").
+fn initials(parts: &[String]) -> Option<String> {
+    if parts.len() < 2 {
+        return None;
+    }
+    let s: String = parts
+        .iter()
+        .filter(|w| !matches!(w.as_str(), "of" | "and" | "for" | "the"))
+        .filter_map(|w| w.chars().next())
+        .collect();
+    (s.chars().count() >= 2).then_some(s)
+}
+
+/// Merges mentions into entities and relations between entities, and converts byte
+/// offsets to code points. Mentions are attached to the most recent compatible entity.
+pub fn assemble(
+    text: &str,
+    chars: &crate::tokenize::CharIndex,
+    mentions: &[RawMention],
+    relations: &[RawRelation],
+    meta: Meta,
+    id: Option<serde_json::Value>,
+) -> Document {
+    let mut order: Vec<usize> = (0..mentions.len()).collect();
+    order.sort_by_key(|&i| (mentions[i].bytes.start, mentions[i].bytes.end));
+    let mut entities: Vec<Entity> = Vec::new();
+    let mut names: Vec<Vec<Vec<String>>> = Vec::new();
+    // (label, name part or initials) → entities known by it: only these can match
+    let mut by_part: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    let mut entity_of = vec![0usize; mentions.len()];
+    let mut position = vec![0usize; mentions.len()];
+    let slice = |r: &std::ops::Range<usize>| text.get(r.clone()).unwrap_or_default().to_string();
+    for &i in &order {
+        let m = &mentions[i];
+        let mention_text = slice(&m.bytes);
+        let parts = name_parts(&mention_text);
+        let mut candidates: Vec<usize> = parts
+            .iter()
+            .cloned()
+            .chain(initials(&parts))
+            .filter_map(|p| by_part.get(&(m.label.clone(), p)))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let found = candidates
+            .into_iter()
+            .rev()
+            .find(|&e| same_entity(&m.label, &parts, &names[e]));
+        let e = found.unwrap_or_else(|| {
+            entities.push(Entity {
+                id: format!("e{}", entities.len()),
+                label: m.label.clone(),
+                text: String::new(),
+                score: 0.0,
+                mentions: Vec::new(),
+            });
+            names.push(Vec::new());
+            entities.len() - 1
+        });
+        entity_of[i] = e;
+        let ent = &mut entities[e];
+        position[i] = ent.mentions.len();
+        if mention_text.chars().count() > ent.text.chars().count() {
+            ent.text = mention_text.clone();
+        }
+        ent.score = ent.score.max(m.score);
+        ent.mentions.push(Mention {
+            start: chars.char_offset(m.bytes.start),
+            end: chars.char_offset(m.bytes.end),
+            text: mention_text,
+            score: m.score,
+        });
+        if !names[e].contains(&parts) {
+            for key in parts.iter().cloned().chain(initials(&parts)) {
+                let list = by_part.entry((m.label.clone(), key)).or_default();
+                if list.last() != Some(&e) {
+                    list.push(e);
+                }
+            }
+            names[e].push(parts);
+        }
+    }
+
+    let mut out: Vec<Relation> = Vec::new();
+    let mut seen: HashMap<(usize, usize, &str), usize> = HashMap::new();
+    for r in relations {
+        let (Some(&h), Some(&t)) = (entity_of.get(r.head), entity_of.get(r.tail)) else {
+            continue;
+        };
+        if h == t {
+            continue;
+        }
+        let (hb, tb) = (&mentions[r.head].bytes, &mentions[r.tail].bytes);
+        let start = hb.start.min(tb.start).min(r.phrase.start);
+        let end = hb.end.max(tb.end).max(r.phrase.end);
+        let rel = Relation {
+            head: entities[h].id.clone(),
+            tail: entities[t].id.clone(),
+            head_mention: position[r.head],
+            tail_mention: position[r.tail],
+            label: r.label.clone(),
+            schema: r.schema.clone(),
+            phrase: slice(&r.phrase),
+            score: r.score,
+            start: chars.char_offset(start),
+            end: chars.char_offset(end),
+            phrase_start: chars.char_offset(r.phrase.start),
+            phrase_end: chars.char_offset(r.phrase.end),
+        };
+        match seen.get(&(h, t, r.label.as_str())) {
+            Some(&k) if out[k].score < rel.score => out[k] = rel,
+            Some(_) => {}
+            None => {
+                seen.insert((h, t, r.label.as_str()), out.len());
+                out.push(rel);
+            }
+        }
+    }
+    Document {
+        id,
+        entities,
+        relations: out,
+        meta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenize::CharIndex;
+
+    fn parts(s: &str) -> Vec<String> {
+        name_parts(s)
+    }
+
+    #[test]
+    fn name_parts_normalise() {
+        assert_eq!(
+            parts("the U.S. State Department"),
+            vec!["us", "state", "department"]
+        );
+        assert_eq!(parts("Kim Jong-nam's"), vec!["kim", "jong", "nam"]);
+        assert_eq!(parts("The"), vec!["the"]);
+    }
+
+    #[test]
+    fn people_merge_on_name_parts() {
+        let known = vec![parts("Choe Son Hui")];
+        assert!(same_entity("PER", &parts("Choe"), &known));
+        assert!(same_entity(
+            "PER",
+            &parts("Donald Trump"),
+            &[parts("Trump")]
+        ));
+        assert!(!same_entity(
+            "PER",
+            &parts("Kim Jong-un"),
+            &[parts("Kim Jong-nam")]
+        ));
+    }
+
+    #[test]
+    fn organisations_merge_on_shared_tail_or_acronym() {
+        assert!(same_entity(
+            "ORG",
+            &parts("US State Department"),
+            &[parts("the State Department")]
+        ));
+        assert!(same_entity("ORG", &parts("UN"), &[parts("United Nations")]));
+        assert!(!same_entity(
+            "LOC",
+            &parts("South Korea"),
+            &[parts("North Korea")]
+        ));
+        assert!(!same_entity(
+            "LOC",
+            &parts("Korea"),
+            &[parts("North Korea")]
+        ));
+    }
+
+    #[test]
+    fn assemble_merges_mentions_and_relations_with_char_offsets() {
+        let text = "Émile Zola met Choe Son Hui. Later Choe left the State Department.";
+        let find = |s: &str| {
+            let b = text.find(s).unwrap_or(0);
+            b..b + s.len()
+        };
+        let mentions = vec![
+            RawMention {
+                bytes: find("Émile Zola"),
+                label: "PER".into(),
+                score: 0.9,
+            },
+            RawMention {
+                bytes: find("Choe Son Hui"),
+                label: "PER".into(),
+                score: 0.8,
+            },
+            RawMention {
+                bytes: find("Choe left").start..find("Choe left").start + 4,
+                label: "PER".into(),
+                score: 0.7,
+            },
+            RawMention {
+                bytes: find("State Department"),
+                label: "ORG".into(),
+                score: 0.6,
+            },
+        ];
+        let relations = vec![
+            RawRelation {
+                head: 2,
+                tail: 3,
+                label: "Work_For".into(),
+                schema: "conll04".into(),
+                score: 0.7,
+                phrase: find("left"),
+            },
+            RawRelation {
+                head: 1,
+                tail: 3,
+                label: "Work_For".into(),
+                schema: "conll04".into(),
+                score: 0.9,
+                phrase: find("met"),
+            },
+        ];
+        let doc = assemble(
+            text,
+            &CharIndex::new(text),
+            &mentions,
+            &relations,
+            Meta::default(),
+            None,
+        );
+        assert_eq!(doc.entities.len(), 3);
+        let choe = &doc.entities[1];
+        assert_eq!(choe.text, "Choe Son Hui");
+        assert_eq!(choe.mentions.len(), 2);
+        let chars: Vec<char> = text.chars().collect();
+        for e in &doc.entities {
+            for m in &e.mentions {
+                let s: String = chars[m.start..m.end].iter().collect();
+                assert_eq!(s, m.text);
+            }
+        }
+        // the two relations collapse to one between e1 and e2, keeping the best score
+        assert_eq!(doc.relations.len(), 1);
+        assert_eq!(
+            (
+                doc.relations[0].head.as_str(),
+                doc.relations[0].tail.as_str()
+            ),
+            ("e1", "e2")
+        );
+        assert_eq!(doc.relations[0].phrase, "met");
+        let r = &doc.relations[0];
+        let p: String = chars[r.phrase_start..r.phrase_end].iter().collect();
+        assert_eq!(p, "met");
+    }
+}

@@ -1,0 +1,341 @@
+//! Model stage: ONNX Runtime sessions, built once and reused.
+//!
+//! `ort` sessions need `&mut` to run, so an [`Model`] holds a small pool of sessions
+//! behind their own locks: callers on different threads run concurrently up to the pool
+//! size, and everything outside the forward pass (tokenizing, decoding) never waits.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
+
+use crate::card::ModelCard;
+use crate::error::{Error, Result};
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// ONNX Runtime's CPU provider.
+    #[default]
+    Cpu,
+    /// CUDA; loading fails if CUDA cannot be used.
+    Cuda,
+    /// CUDA when it works, otherwise CPU (the provider that ran is reported).
+    Auto,
+}
+
+impl std::str::FromStr for Device {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda),
+            "auto" => Ok(Device::Auto),
+            other => Err(Error::Options(format!(
+                "unknown device {other:?}: use cpu, cuda or auto"
+            ))),
+        }
+    }
+}
+
+static ENVIRONMENT: OnceLock<
+    std::result::Result<ort::environment::Environment, (PathBuf, String)>,
+> = OnceLock::new();
+
+/// The ONNX Runtime library path: the explicit one, else `ORT_DYLIB_PATH`, else
+/// `libonnxruntime.so` next to the executable, else `.ort/libonnxruntime.so` in the
+/// working directory (where `scripts/setup-ort.sh` puts it).
+pub fn runtime_library(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return PathBuf::from(p);
+    }
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("libonnxruntime.so")))
+        .filter(|p| p.exists());
+    beside_exe.unwrap_or_else(|| PathBuf::from(".ort/libonnxruntime.so"))
+}
+
+/// Loads the runtime once per process (ONNX Runtime allows one environment).
+fn environment(library: &Path) -> Result<&'static ort::environment::Environment> {
+    let env = ENVIRONMENT.get_or_init(|| {
+        if !library.exists() {
+            return Err((library.to_path_buf(), "file not found".to_string()));
+        }
+        let builder =
+            ort::init_from(library).map_err(|e| (library.to_path_buf(), e.to_string()))?;
+        builder
+            .with_name("erx")
+            .build()
+            .map_err(|e| (library.to_path_buf(), e.to_string()))
+    });
+    env.as_ref()
+        .map_err(|(path, message)| Error::RuntimeMissing {
+            path: path.clone(),
+            message: message.clone(),
+        })
+}
+
+/// Inputs of one forward pass: `rows` windows of `cols` pieces, row-major.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Piece ids, padded.
+    pub ids: Vec<i64>,
+    /// Casing classes, padded with 0.
+    pub case_ids: Vec<i64>,
+    /// 1 for real pieces, 0 for padding.
+    pub mask: Vec<i64>,
+    /// Number of windows.
+    pub rows: usize,
+    /// Padded length.
+    pub cols: usize,
+}
+
+/// Outputs of one forward pass, copied out of the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutput {
+    entity: Vec<f32>,
+    phrase: Vec<f32>,
+    head: Vec<f32>,
+    tail: Vec<f32>,
+    cols: usize,
+    n_tags: usize,
+    rel_width: usize,
+}
+
+impl BatchOutput {
+    fn at(&self, width: usize, row: usize, pos: usize) -> std::ops::Range<usize> {
+        let i = (row * self.cols + pos) * width;
+        i..i + width
+    }
+    /// Entity logits of piece `pos` of window `row`.
+    pub fn entity(&self, row: usize, pos: usize) -> &[f32] {
+        &self.entity[self.at(self.n_tags, row, pos)]
+    }
+    /// Predicate logits.
+    pub fn phrase(&self, row: usize, pos: usize) -> &[f32] {
+        &self.phrase[self.at(3, row, pos)]
+    }
+    /// Relation head projection.
+    pub fn rel_head(&self, row: usize, pos: usize) -> &[f32] {
+        &self.head[self.at(self.rel_width, row, pos)]
+    }
+    /// Relation tail projection.
+    pub fn rel_tail(&self, row: usize, pos: usize) -> &[f32] {
+        &self.tail[self.at(self.rel_width, row, pos)]
+    }
+}
+
+/// A loaded model: a pool of sessions plus the names from the model card.
+pub struct Model {
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+    card: ModelCard,
+    provider: &'static str,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("sessions", &self.sessions.len())
+            .field("provider", &self.provider)
+            .finish()
+    }
+}
+
+/// How to build the sessions.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Intra-op threads per session.
+    pub threads: usize,
+    /// Sessions in the pool (concurrent forward passes).
+    pub sessions: usize,
+    /// Execution provider.
+    pub device: Device,
+    /// ONNX Runtime library to load (see [`runtime_library`]).
+    pub library: Option<PathBuf>,
+}
+
+impl Model {
+    /// Builds the session pool for `onnx` as described by `card`.
+    pub fn load(onnx: &Path, card: ModelCard, config: &SessionConfig) -> Result<Self> {
+        let env = environment(&runtime_library(config.library.as_deref()))?;
+        let mut sessions = Vec::new();
+        let mut provider = "cpu";
+        for _ in 0..config.sessions.max(1) {
+            let (session, p) = build_session(env, onnx, config)?;
+            provider = p;
+            sessions.push(Mutex::new(session));
+        }
+        let model = Model {
+            sessions,
+            next: AtomicUsize::new(0),
+            card,
+            provider,
+        };
+        model.check_names(onnx)?;
+        Ok(model)
+    }
+
+    /// The execution provider that runs the model: `cpu` or `cuda`.
+    pub fn provider(&self) -> &'static str {
+        self.provider
+    }
+
+    fn check_names(&self, onnx: &Path) -> Result<()> {
+        let session = self.lock(0);
+        let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        let c = &self.card;
+        let want_in = [
+            Some(&c.inputs.input_ids),
+            Some(&c.inputs.attention_mask),
+            c.inputs.case_ids.as_ref(),
+        ];
+        let want_out = [
+            &c.outputs.entity_logits,
+            &c.outputs.phrase_logits,
+            &c.outputs.rel_head,
+            &c.outputs.rel_tail,
+        ];
+        for name in want_in.into_iter().flatten() {
+            if !inputs.contains(&name.as_str()) {
+                return Err(card_mismatch(
+                    onnx,
+                    format!("input {name:?} not in graph inputs {inputs:?}"),
+                ));
+            }
+        }
+        for name in want_out {
+            if !outputs.contains(&name.as_str()) {
+                return Err(card_mismatch(
+                    onnx,
+                    format!("output {name:?} not in graph outputs {outputs:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Session> {
+        // a panic while running cannot leave a session in a state we rely on
+        self.sessions[i]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs one batch; picks a free session, or waits for the next one in turn.
+    pub fn run(&self, batch: &Batch) -> Result<BatchOutput> {
+        let n = self.sessions.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let mut guard = None;
+        for k in 0..n {
+            if let Ok(g) = self.sessions[(start + k) % n].try_lock() {
+                guard = Some(g);
+                break;
+            }
+        }
+        let mut session = match guard {
+            Some(g) => g,
+            None => self.lock(start),
+        };
+        let shape = [batch.rows, batch.cols];
+        let c = &self.card;
+        let mut inputs = ort::inputs![
+            c.inputs.input_ids.as_str() => Tensor::from_array((shape, batch.ids.clone()))?,
+            c.inputs.attention_mask.as_str() => Tensor::from_array((shape, batch.mask.clone()))?,
+        ];
+        if let Some(name) = &c.inputs.case_ids {
+            inputs.push((
+                name.as_str().into(),
+                Tensor::from_array((shape, batch.case_ids.clone()))?.into(),
+            ));
+        }
+        let outputs = session.run(inputs)?;
+        let n_tags = c.entity_tags.len();
+        let rel_width = c.relations.len() * c.relation_rank;
+        let take = |name: &str, width: usize| -> Result<Vec<f32>> {
+            let (shape, data) = outputs[name].try_extract_tensor::<f32>()?;
+            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+            if dims.len() < 3
+                || dims[0] != batch.rows
+                || dims[1] != batch.cols
+                || dims[2..].iter().product::<usize>() != width
+            {
+                return Err(Error::OutputShape {
+                    name: name.to_string(),
+                    shape: dims,
+                    expected: format!("[{}, {}, {}]", batch.rows, batch.cols, width),
+                });
+            }
+            Ok(data.to_vec())
+        };
+        Ok(BatchOutput {
+            entity: take(&c.outputs.entity_logits, n_tags)?,
+            phrase: take(&c.outputs.phrase_logits, 3)?,
+            head: take(&c.outputs.rel_head, rel_width)?,
+            tail: take(&c.outputs.rel_tail, rel_width)?,
+            cols: batch.cols,
+            n_tags,
+            rel_width,
+        })
+    }
+}
+
+fn card_mismatch(onnx: &Path, message: String) -> Error {
+    Error::ModelCard {
+        path: onnx.with_file_name("erx.json"),
+        message,
+    }
+}
+
+fn builder_err<T>(e: ort::Error<T>) -> Error {
+    Error::Runtime(e.to_string())
+}
+
+fn build_session(
+    env: &ort::environment::Environment,
+    onnx: &Path,
+    config: &SessionConfig,
+) -> Result<(Session, &'static str)> {
+    let base = || -> Result<ort::session::builder::SessionBuilder> {
+        Session::builder(env)?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(builder_err)?
+            .with_intra_threads(config.threads.max(1))
+            .map_err(builder_err)?
+            .with_inter_threads(1)
+            .map_err(builder_err)
+    };
+    let commit = |mut b: ort::session::builder::SessionBuilder| -> Result<Session> {
+        b.commit_from_file(onnx)
+            .map_err(|e| Error::Runtime(format!("cannot load {}: {e}", onnx.display())))
+    };
+    match config.device {
+        Device::Cpu => Ok((commit(base()?)?, "cpu")),
+        Device::Cuda | Device::Auto => {
+            let cuda = ort::ep::CUDA::default().build().error_on_failure();
+            let with_cuda = base()?
+                .with_execution_providers([cuda])
+                .map_err(builder_err)
+                .and_then(commit);
+            match (with_cuda, config.device) {
+                (Ok(s), _) => Ok((s, "cuda")),
+                (Err(e), Device::Cuda) => Err(Error::Device {
+                    provider: "cuda".into(),
+                    message: format!(
+                        "{e}\n  fix: install the GPU runtime with `scripts/setup-ort.sh --gpu` and set \
+                         ORT_DYLIB_PATH=.ort-gpu/libonnxruntime.so (needs CUDA 12/13 and cuDNN 9), or use --device cpu"
+                    ),
+                }),
+                (Err(_), _) => Ok((commit(base()?)?, "cpu")),
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Library behaviour on the fixture model: schema invariants, windowing, concurrency.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use erx::tokenize::SentenceTokenizer;
+use erx::{text, window};
+
+#[test]
+fn extract_returns_valid_offsets_and_meta() {
+    let x = fixture_extractor();
+    let text =
+        "The State Department denied a visa to Choe Son Hui. Kim Jong-nam was killed in Malaysia.";
+    let doc = x.extract(text).expect("extract");
+    assert_eq!(doc.meta.model, "erx-fixture");
+    assert_eq!(doc.meta.sentences, 2);
+    assert!(!doc.meta.truncated);
+    assert_eq!(doc.meta.provider, "cpu");
+    assert!(
+        !doc.entities.is_empty(),
+        "the fixture's random weights still tag some words"
+    );
+    assert_offsets_match(text, &doc);
+    for (i, e) in doc.entities.iter().enumerate() {
+        assert_eq!(e.id, format!("e{i}"));
+        assert!(["PER", "ORG", "LOC", "MISC"].contains(&e.label.as_str()));
+    }
+}
+
+#[test]
+fn empty_and_whitespace_texts_give_empty_documents() {
+    let x = fixture_extractor();
+    for t in ["", "   \n\t "] {
+        let doc = x.extract(t).expect("extract");
+        assert!(doc.entities.is_empty() && doc.relations.is_empty());
+        assert_eq!(doc.meta.sentences, 0);
+    }
+}
+
+#[test]
+fn batch_equals_one_by_one_and_keeps_order() {
+    let x = fixture_extractor();
+    let texts = [
+        "Choe Son Hui met Kim Jong-nam.",
+        "",
+        "Émile Zola lived in Paris. 北京 is far.",
+        "The North Korea news report said so.",
+    ];
+    let batch = x.extract_batch(&texts).expect("batch");
+    assert_eq!(batch.len(), texts.len());
+    for (t, d) in texts.iter().zip(&batch) {
+        let single = x.extract(t).expect("single");
+        assert_eq!(&single.entities, &d.entities, "text {t:?}");
+        assert_eq!(single.relations.len(), d.relations.len());
+    }
+}
+
+#[test]
+fn every_character_of_a_100k_document_is_in_some_window() {
+    let text = long_text(100_000);
+    assert!(text.chars().count() >= 100_000);
+    let tok = SentenceTokenizer::from_file(&fixture_model().join("tokenizer.json"), true)
+        .expect("tokenizer");
+    let sentences = text::split_sentences(&text);
+    let tokenized = tok.tokenize(&text, &sentences).expect("tokenize");
+    let lengths: Vec<usize> = tokenized.iter().map(|s| s.len()).collect();
+    let starts: Vec<Vec<usize>> = tokenized
+        .iter()
+        .map(|s| s.words.iter().map(|w| w.first_token).collect())
+        .collect();
+    // the fixture's windows hold 30 pieces: long sentences must be chunked
+    let windows = window::pack(&lengths, &starts, 30, 8);
+    let mut covered = vec![false; text.len()];
+    for w in &windows {
+        assert!(w.len() <= 30);
+        for seg in &w.segments {
+            for r in &tokenized[seg.sentence].offsets[seg.tokens.clone()] {
+                covered[r.clone()].iter_mut().for_each(|c| *c = true);
+            }
+        }
+    }
+    for (i, c) in text.char_indices() {
+        if !c.is_whitespace() {
+            assert!(covered[i], "char {c:?} at byte {i} is in no window");
+        }
+    }
+    // and the whole pipeline handles it: nothing truncated, offsets exact
+    let doc = fixture_extractor().extract(&text).expect("extract");
+    assert!(!doc.meta.truncated);
+    assert!(doc.meta.windows > 100);
+    assert_offsets_match(&text, &doc);
+}
+
+#[test]
+fn over_long_sentence_without_punctuation_is_chunked_not_cut() {
+    let x = fixture_extractor();
+    let text = "word ".repeat(400) + "Choe Son Hui";
+    let doc = x.extract(&text).expect("extract");
+    assert_eq!(doc.meta.sentences, 1);
+    assert!(
+        doc.meta.windows >= 13,
+        "400+ words in 30-piece windows: {}",
+        doc.meta.windows
+    );
+    assert_offsets_match(&text, &doc);
+}
+
+#[test]
+fn concurrent_calls_match_sequential_results() {
+    let options = erx::Options {
+        sessions: 2,
+        ..erx::Options::default()
+    };
+    let x = Arc::new(erx::Extractor::load(fixture_model(), options).expect("load"));
+    let texts: Vec<String> = (0..24)
+        .map(|i| format!("Report {i}: Kim Jong-nam met Choe Son Hui in Kuala Lumpur. The State Department said no."))
+        .collect();
+    let expected: Vec<erx::Document> = texts.iter().map(|t| x.extract(t).expect("seq")).collect();
+    let handles: Vec<_> = (0..8)
+        .map(|k| {
+            let x = Arc::clone(&x);
+            let texts = texts.clone();
+            std::thread::spawn(move || {
+                (0..texts.len())
+                    .map(|i| {
+                        let j = (i + k * 3) % texts.len();
+                        (j, x.extract(&texts[j]).expect("concurrent"))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for (j, doc) in h.join().expect("thread") {
+            assert_eq!(doc, expected[j], "text {j}");
+        }
+    }
+}
+
+#[test]
+fn extractor_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<erx::Extractor>();
+}
+
+#[test]
+fn missing_model_folder_is_a_clear_error() {
+    let err =
+        erx::Extractor::load("/nonexistent/model", erx::Options::default()).expect_err("must fail");
+    assert!(err.to_string().contains("erx.json"), "{err}");
+}
+
+#[test]
+fn tampered_model_fails_the_checksum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["erx.json", "tokenizer.json", "model.onnx"] {
+        std::fs::copy(fixture_model().join(f), dir.path().join(f)).expect("copy");
+    }
+    let mut bytes = std::fs::read(dir.path().join("model.onnx")).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(dir.path().join("model.onnx"), bytes).expect("write");
+    let err = erx::Extractor::load(dir.path(), erx::Options::default()).expect_err("must fail");
+    assert!(matches!(err, erx::Error::Checksum { .. }), "{err}");
+}
