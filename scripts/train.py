@@ -154,6 +154,9 @@ def main():
     ap.add_argument("--pack-share", type=float, default=0.5,
                     help="share of CoNLL-2003 examples made of 2-4 consecutive sentences")
     ap.add_argument("--no-case", action="store_true", help="ablation: no word-case input")
+    ap.add_argument("--init", default=None, help="start from this model.pt (a continuation run) instead of the base encoder")
+    ap.add_argument("--no-crossre-entities", action="store_true",
+                    help="do not train entity tags on CrossRE news (its re-annotated CoNLL sentences conflict)")
     ap.add_argument("--ner-only", action="store_true", help="train on CoNLL-2003 only (ablations)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
@@ -182,6 +185,9 @@ def main():
     schema_masks = {s: torch.tensor([1.0 if ls == s else 0.0 for ls, _ in rel_labels]) for s in ("conll04", "crossre")}
 
     mix = D.read_training_mix(args.data)
+    if args.no_crossre_entities and "crossre" in mix:
+        for sent in mix["crossre"]:
+            sent.entities = None
     mix["conll2003"] = D.pack_consecutive(mix["conll2003"], random.Random(args.seed), share=args.pack_share)
     if args.ner_only:
         mix = {"conll2003": mix["conll2003"]}
@@ -198,6 +204,8 @@ def main():
     model = ErxModel(cfg, len(tags), len(rel_labels), rel_rank=args.rel_rank,
                      n_case=0 if args.no_case else len(CASE_CLASSES))
     load_pretrained(model, base)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu"))
     enc_params = list(model.encoder.parameters())
     enc_ids = {id(p) for p in enc_params}
     head_params = [p for p in model.parameters() if id(p) not in enc_ids]

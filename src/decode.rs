@@ -76,7 +76,36 @@ fn softmax_argmax(logits: &[f32]) -> (usize, f32) {
 }
 
 /// Word-level BIO decoding with repair. `tags[0]` is `O`; others are `B-X` / `I-X`.
+/// Mentions are then trimmed of punctuation at their edges ([`trim_punctuation`]).
 pub fn decode_entities(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
+    tag_spans(words, rows, tags)
+        .into_iter()
+        .filter_map(|mut m| {
+            m.words = trim_punctuation(words, m.words)?;
+            Some(m)
+        })
+        .collect()
+}
+
+/// Drops punctuation words at the start of a mention, and at its end unless it is a
+/// period glued to the word before ("U.S.", "Inc."), so "-" in "pro-Trump" or a stray
+/// quote is never a mention. `None` when nothing is left.
+pub fn trim_punctuation(words: &[Word], mut span: Range<usize>) -> Option<Range<usize>> {
+    while span.start < span.end && words[span.start].punct.is_some() {
+        span.start += 1;
+    }
+    while span.start < span.end {
+        let last = &words[span.end - 1];
+        match last.punct {
+            Some('.') if last.attached && span.end - 1 > span.start => break,
+            Some(_) => span.end -= 1,
+            None => break,
+        }
+    }
+    (!span.is_empty()).then_some(span)
+}
+
+fn tag_spans(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
     let mut out: Vec<WordSpan> = Vec::new();
     let mut open: Option<(usize, &str, f32, usize)> = None; // start, type, prob sum, count
     let close =
@@ -322,6 +351,8 @@ mod tests {
                     bytes: i * 10..i * 10 + 5,
                     first_token: t,
                     last_token: t + n - 1,
+                    punct: None,
+                    attached: false,
                 };
                 t += n;
                 w
@@ -371,6 +402,25 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].words, 0..1);
         assert_eq!(got[0].label, "PER");
+    }
+
+    #[test]
+    fn punctuation_is_trimmed_from_mention_edges() {
+        // words: pro - Trump PAC . (the "-" and "." are glued to their neighbours)
+        let mut w = words(&[1; 5]);
+        for (i, p) in [(1, '-'), (4, '.')] {
+            w[i].punct = Some(p);
+            w[i].attached = true;
+        }
+        assert_eq!(trim_punctuation(&w, 1..4), Some(2..4));
+        assert_eq!(trim_punctuation(&w, 1..2), None);
+        assert_eq!(
+            trim_punctuation(&w, 2..5),
+            Some(2..5),
+            "a glued period stays (U.S., Inc.)"
+        );
+        w[4].attached = false;
+        assert_eq!(trim_punctuation(&w, 2..5), Some(2..4));
     }
 
     #[test]

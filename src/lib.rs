@@ -19,18 +19,24 @@
 //! [`Extractor`] ties them together. Offsets in the output are Unicode **code-point**
 //! offsets, so in Python `text[m["start"]:m["end"]] == m["text"]`.
 //!
-//! ```no_run
+//! ```
 //! use erx::{Extractor, Options};
 //!
 //! # fn main() -> Result<(), erx::Error> {
+//! // Load once; `Extractor` is Send + Sync, share it between threads.
 //! let extractor = Extractor::load("models/erx-news-v1", Options::default())?;
-//! let doc = extractor.extract("The State Department denied a visa to Choe Son Hui.")?;
+//! let text = "The State Department denied a visa to Choe Son Hui, a senior North Korean diplomat.";
+//! let doc = extractor.extract(text)?;
 //! for entity in &doc.entities {
 //!     println!("{} {} ({} mentions)", entity.label, entity.text, entity.mentions.len());
 //! }
 //! for rel in &doc.relations {
 //!     println!("{} -[{}: {}]-> {}", rel.head, rel.label, rel.phrase, rel.tail);
 //! }
+//! // offsets are code points: the same slice in Python is text[start:end]
+//! let choe = doc.entities.iter().find(|e| e.text == "Choe Son Hui").expect("found");
+//! let m = &choe.mentions[0];
+//! assert_eq!(text.chars().skip(m.start).take(m.end - m.start).collect::<String>(), "Choe Son Hui");
 //! # Ok(())
 //! # }
 //! ```

@@ -73,6 +73,10 @@ pub struct Word {
     pub first_token: usize,
     /// Index of its last piece within the sentence's tokens.
     pub last_token: usize,
+    /// The character, when the word is one non-alphanumeric character ("-", ".").
+    pub punct: Option<char>,
+    /// True when no space separates it from the previous word ("." in "U.S.").
+    pub attached: bool,
 }
 
 /// A sentence as word pieces, without special tokens.
@@ -199,13 +203,23 @@ impl SentenceTokenizer {
                 (w, _) => {
                     // a piece without word id (should not happen without specials) is its own word
                     current = w;
+                    let attached = out.words.last().is_some_and(|w| w.bytes.end == base + s);
                     out.words.push(Word {
                         bytes: base + s..e,
                         first_token: t,
                         last_token: t,
+                        punct: None,
+                        attached,
                     });
                 }
             }
+        }
+        for w in &mut out.words {
+            let mut chars = doc.get(w.bytes.clone()).unwrap_or_default().chars();
+            w.punct = match (chars.next(), chars.next()) {
+                (Some(c), None) if !c.is_alphanumeric() => Some(c),
+                _ => None,
+            };
         }
         if self.casing {
             for w in &out.words {

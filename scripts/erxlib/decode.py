@@ -38,7 +38,31 @@ def decode_entities(enc: Encoded, logits, tags):
             cur = (wi, wi + 1, typ, [p])
     if cur:
         spans.append(cur)
-    return [(a, b, t, sum(ps) / len(ps)) for a, b, t, ps in spans]
+    out = []
+    for a, b, t, ps in spans:
+        trimmed = trim_punctuation(enc, a, b)
+        if trimmed:
+            out.append((*trimmed, t, sum(ps) / len(ps)))
+    return out
+
+
+def _punct(enc, wi):
+    s, e = enc.words[wi][0], enc.words[wi][1]
+    w = enc.text[s:e]
+    return w if len(w) == 1 and not w.isalnum() else None
+
+
+def trim_punctuation(enc, a, b):
+    """Mirror of src/decode.rs trim_punctuation: no punctuation word at a mention's edges,
+    except a period glued to the word before it."""
+    while a < b and _punct(enc, a):
+        a += 1
+    while a < b and _punct(enc, b - 1):
+        attached = b - 1 > a and enc.words[b - 2][1] == enc.words[b - 1][0]
+        if _punct(enc, b - 1) == "." and attached:
+            break
+        b -= 1
+    return (a, b) if a < b else None
 
 
 def decode_predicates(enc: Encoded, logits):

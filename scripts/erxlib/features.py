@@ -36,6 +36,7 @@ class Encoded:
     case_ids: list
     words: list = field(default_factory=list)
     token_word: list = field(default_factory=list)  # word index per token, -1 for specials
+    text: str = ""
 
 
 def encode(tokenizer, text: str, max_tokens: int | None = None) -> Encoded:
@@ -69,7 +70,7 @@ def encode(tokenizer, text: str, max_tokens: int | None = None) -> Encoded:
         case_ids = case_ids[:keep] + [CASE_PAD]
         token_word = token_word[:keep] + [-1]
         words = [w for w in words if w[3] < keep]
-    return Encoded(ids, case_ids, [tuple(w) for w in words], token_word)
+    return Encoded(ids, case_ids, [tuple(w) for w in words], token_word, text)
 
 
 def align_words_to_tokens(enc: Encoded, token_starts: list):

@@ -196,7 +196,13 @@ impl RecordReader {
         };
         let text = match std::str::from_utf8(&self.buf) {
             Ok(t) => t,
-            Err(e) => return record(None, Err(format!("line is not valid UTF-8 ({e})"))),
+            Err(e) => {
+                // keep the id when the rest of the line is readable, so the error is traceable
+                let id = serde_json::from_str::<Value>(&String::from_utf8_lossy(&self.buf))
+                    .ok()
+                    .and_then(|mut v| v.get_mut(&self.id_field).map(Value::take));
+                return record(id, Err(format!("line is not valid UTF-8 ({e})")));
+            }
         };
         if text.trim().is_empty() {
             return None;

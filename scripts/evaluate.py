@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Python-side dev evaluation of an exported erx model (the ONNX file that ships).
+
+  .venv/bin/python scripts/evaluate.py --model models/erx-news-v1 --data ../shared/datasets
+  .venv/bin/python scripts/evaluate.py --model models/erx-news-v1 --onnx models/erx-news-v1/model.fp32.onnx
+  .venv/bin/python scripts/evaluate.py --model models/erx-news-v1 --update-card   # dev scores + signatures into erx.json
+
+Entities: CoNLL-2003 dev, strict span + type micro F1 (conlleval chunking), decoded at word
+level exactly as the Rust pipeline does (scripts/erxlib/decode.py mirrors src/decode.rs).
+Relations: CoNLL04 dev, strict (both argument spans and types, and the label), labels of
+the conll04 schema only, each label's type signature from CoNLL04 train applied.
+"""
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from erxlib import data as D  # noqa: E402
+from erxlib.decode import decode_entities, score_pairs  # noqa: E402
+from erxlib.features import align_words_to_tokens, encode  # noqa: E402
+
+CONLL04_EVAL_TYPES = {"Peop": "PER", "Org": "ORG", "Loc": "LOC", "Other": "MISC"}
+
+
+def prf(tp, fp, fn):
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+
+
+def score(gold_sets, pred_sets, label_of):
+    counts = Counter()
+    labels = set()
+    for g, p in zip(gold_sets, pred_sets):
+        g, p = Counter(g), Counter(p)
+        for item in set(g) | set(p):
+            lab = label_of(item)
+            labels.add(lab)
+            tp = min(g[item], p[item])
+            counts[(lab, "tp")] += tp
+            counts[(lab, "fp")] += p[item] - tp
+            counts[(lab, "fn")] += g[item] - tp
+    per = {lab: prf(counts[(lab, "tp")], counts[(lab, "fp")], counts[(lab, "fn")]) for lab in sorted(labels)}
+    micro = prf(*(sum(counts[(lab, k)] for lab in labels) for k in ("tp", "fp", "fn")))
+    return {"micro": micro, "per_label": per}
+
+
+class Runner:
+    def __init__(self, model_dir, onnx_path, threads):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.card = json.load(open(Path(model_dir) / "erx.json"))
+        self.tok = Tokenizer.from_file(str(Path(model_dir) / self.card["tokenizer"]))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(str(onnx_path or Path(model_dir) / self.card["onnx"]["file"]), so,
+                                         providers=["CPUExecutionProvider"])
+
+    def run(self, texts, batch=64):
+        """Yields (Encoded, entity_logits, rel_head, rel_tail) per text, in order."""
+        encs = [encode(self.tok, t) for t in texts]
+        order = sorted(range(len(encs)), key=lambda i: len(encs[i].input_ids))
+        results = [None] * len(encs)
+        names = self.card["inputs"]
+        for b in range(0, len(order), batch):
+            idx = order[b:b + batch]
+            L = max(len(encs[i].input_ids) for i in idx)
+            ids = np.zeros((len(idx), L), np.int64)
+            case = np.zeros_like(ids)
+            mask = np.zeros_like(ids)
+            for r, i in enumerate(idx):
+                n = len(encs[i].input_ids)
+                ids[r, :n], case[r, :n], mask[r, :n] = encs[i].input_ids, encs[i].case_ids, 1
+            feeds = {names["input_ids"]: ids, names["attention_mask"]: mask}
+            if names.get("case_ids"):
+                feeds[names["case_ids"]] = case
+            out = dict(zip([o.name for o in self.sess.get_outputs()], self.sess.run(None, feeds)))
+            o = self.card["outputs"]
+            for r, i in enumerate(idx):
+                n = len(encs[i].input_ids)
+                results[i] = (encs[i], out[o["entity_logits"]][r, :n], out[o["rel_head"]][r, :n], out[o["rel_tail"]][r, :n])
+        return results
+
+
+def word_spans_to_tokens(enc, sent, spans):
+    align = align_words_to_tokens(enc, sent.token_starts)
+    return [(align[a][0], align[b - 1][0] + 1, t) for a, b, t, *_ in spans]
+
+
+def eval_conll2003(runner, path, limit=None):
+    sents = D.read_conll2003(path)[:limit]
+    tags = runner.card["entity_tags"]
+    gold, pred = [], []
+    for sent, (enc, ent, _h, _t) in zip(sents, runner.run([s.text for s in sents])):
+        gold.append(sent.entities)
+        pred.append(word_spans_to_tokens(enc, sent, decode_entities(enc, ent, tags)))
+    return score(gold, pred, lambda x: x[2]), len(sents)
+
+
+def conll04_signatures(path):
+    sig = {}
+    for s in D.read_conll04(path):
+        for h, t, label in s.relations:
+            pair = (CONLL04_EVAL_TYPES[s.mentions[h][2]], CONLL04_EVAL_TYPES[s.mentions[t][2]])
+            sig.setdefault(label, set()).add(pair)
+    return {k: sorted(v) for k, v in sig.items()}
+
+
+def eval_conll04(runner, path, signatures, thresholds=(0.5,)):
+    sents = D.read_conll04(path)
+    tags = runner.card["entity_tags"]
+    rels = runner.card["relations"]
+    use = [i for i, r in enumerate(rels) if r["schema"] == "conll04"]
+    K = runner.card["relation_rank"]
+    gold_e, pred_e, gold_r = [], [], []
+    cached = []
+    for sent, (enc, ent, head, tail) in zip(sents, runner.run([s.text for s in sents])):
+        typed = [(s, e, CONLL04_EVAL_TYPES[t]) for s, e, t in sent.mentions]
+        gold_e.append(typed)
+        gold_r.append([(typed[h], typed[t], label) for h, t, label in sent.relations])
+        spans = decode_entities(enc, ent, tags)
+        toks = word_spans_to_tokens(enc, sent, spans)
+        pred_e.append(toks)
+        R = head.shape[-1] // K if head.ndim == 2 else head.shape[-2]
+        probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K), spans)
+        cached.append((toks, probs))
+    out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
+    for th in thresholds:
+        pred_r = []
+        for toks, probs in cached:
+            found = []
+            for i in range(len(toks)):
+                for j in range(len(toks)):
+                    if i == j:
+                        continue
+                    for r in use:
+                        label = rels[r]["label"]
+                        if probs[i, j, r] < th:
+                            continue
+                        if (toks[i][2], toks[j][2]) not in {tuple(p) for p in signatures.get(label, [])}:
+                            continue
+                        found.append((toks[i], toks[j], label))
+            pred_r.append(found)
+        out["relations_by_threshold"][str(th)] = score(gold_r, pred_r, lambda x: x[2])
+    out["relations"] = out["relations_by_threshold"][str(thresholds[0])]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="model folder (erx.json, tokenizer.json, model.onnx)")
+    ap.add_argument("--onnx", default=None, help="evaluate this ONNX file instead of the card's (e.g. the fp32 graph)")
+    ap.add_argument("--data", default="../shared/datasets")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=None, help="first N CoNLL-2003 sentences only")
+    ap.add_argument("--sweep", action="store_true", help="also report relation F1 at other thresholds")
+    ap.add_argument("--out", default=None, help="write the scores as JSON here")
+    ap.add_argument("--update-card", action="store_true", help="store dev scores and signatures in erx.json")
+    args = ap.parse_args()
+
+    data = Path(args.data)
+    t0 = time.time()
+    runner = Runner(args.model, args.onnx, args.threads)
+    ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit)
+    sigs = conll04_signatures(data / "conll04/train.json")
+    ths = (0.5, 0.3, 0.4, 0.6, 0.7) if args.sweep else (0.5,)
+    c04 = eval_conll04(runner, data / "conll04/dev.json", sigs, ths)
+    result = {"onnx": args.onnx or runner.card["onnx"]["file"], "conll2003_dev": {"sentences": n, **ner},
+              "conll04_dev": c04, "seconds": round(time.time() - t0, 1)}
+    print(json.dumps({"conll2003_dev_entity_f1": ner["micro"]["f1"],
+                      "conll2003_per_type": {k: v["f1"] for k, v in ner["per_label"].items()},
+                      "conll04_dev_relation_f1": c04["relations"]["micro"]["f1"],
+                      "conll04_relation_per_type": {k: v["f1"] for k, v in c04["relations"]["per_label"].items()},
+                      "conll04_dev_entity_f1": c04["entities"]["micro"]["f1"],
+                      "sweep": {k: v["micro"]["f1"] for k, v in c04["relations_by_threshold"].items()},
+                      "seconds": result["seconds"]}, indent=1))
+    if args.out:
+        json.dump(result, open(args.out, "w"), indent=1)
+    if args.update_card:
+        path = Path(args.model) / "erx.json"
+        card = json.load(open(path))
+        for r in card["relations"]:
+            if r["schema"] == "conll04" and r["label"] in sigs:
+                r["signatures"] = sigs[r["label"]]
+        card["dev_scores"] = {
+            "measured_with": "scripts/evaluate.py (onnxruntime, the shipped ONNX file)",
+            "conll2003_dev_entities": {"micro": ner["micro"], "per_type": ner["per_label"]},
+            "conll04_dev_relations": {"micro": c04["relations"]["micro"], "per_type": c04["relations"]["per_label"],
+                                      "threshold": 0.5},
+        }
+        json.dump(card, open(path, "w"), indent=2)
+        print(f"updated {path}")
+
+
+if __name__ == "__main__":
+    main()

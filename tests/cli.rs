@@ -1,0 +1,278 @@
+//! The `erx` binary on the fixture model: JSONL streaming, bad records, resume, help.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::fixture_model;
+use serde_json::Value;
+
+fn erx(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_erx"));
+    cmd.args(args)
+        .arg("--model")
+        .arg(fixture_model())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn erx");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait erx")
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// Seven records: good ones between invalid JSON, missing field, non-UTF-8, empty text,
+/// a non-object and a non-string text; a blank line (not a record) in the middle.
+fn mixed_input() -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(
+        b"{\"id\": \"a\", \"text\": \"Choe Son Hui met Kim Jong-nam in Paris.\"}\n",
+    );
+    v.extend_from_slice(b"{not json}\n");
+    v.extend_from_slice(b"{\"id\": \"c\", \"body\": \"no text field\"}\n");
+    v.extend_from_slice(b"\n");
+    v.extend_from_slice(b"{\"id\": \"d\", \"text\": \"caf\xff\xfe\"}\n");
+    v.extend_from_slice(b"{\"id\": \"e\", \"text\": \"   \"}\n");
+    v.extend_from_slice(b"{\"id\": 6, \"text\": \"The State Department said no.\"}\n");
+    v.extend_from_slice(b"[1, 2]\n");
+    v.extend_from_slice(b"{\"id\": \"h\", \"text\": 42}\n");
+    v.extend_from_slice("{\"id\": \"i\", \"text\": \"Émile Zola 北京 😀 wrote.\"}".as_bytes());
+    v
+}
+
+#[test]
+fn every_record_yields_one_line_in_order_with_errors_flagged() {
+    let out = erx(&["extract", "--quiet"], Some(&mixed_input()));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "some records failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = lines(&out.stdout);
+    assert_eq!(recs.len(), 9, "one line per record");
+    let ids: Vec<Value> = recs
+        .iter()
+        .map(|r| r.get("id").cloned().unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "a".into(),
+            Value::Null,
+            "c".into(),
+            "d".into(),
+            "e".into(),
+            6.into(),
+            Value::Null,
+            "h".into(),
+            "i".into()
+        ]
+    );
+    let errors: Vec<bool> = recs.iter().map(|r| r.get("error").is_some()).collect();
+    assert_eq!(
+        errors,
+        vec![false, true, true, true, true, false, true, true, false]
+    );
+    assert_eq!(recs[1]["line"], 2);
+    assert_eq!(
+        recs[4]["line"], 6,
+        "blank lines still count for line numbers"
+    );
+    assert!(recs[2]["error"].as_str().unwrap_or("").contains("\"text\""));
+    assert!(recs[3]["error"].as_str().unwrap_or("").contains("UTF-8"));
+    assert!(recs[4]["error"].as_str().unwrap_or("").contains("empty"));
+    for r in recs.iter().filter(|r| r.get("error").is_none()) {
+        assert!(r["entities"].is_array() && r["relations"].is_array());
+        assert_eq!(r["meta"]["model"], "erx-fixture");
+        assert_eq!(r["meta"]["truncated"], false);
+    }
+}
+
+#[test]
+fn output_file_and_text_inputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txt = dir.path().join("note.txt");
+    std::fs::write(
+        &txt,
+        "Kim Jong-nam was killed in Kuala Lumpur.\n\nMalaysia said so.",
+    )
+    .expect("write");
+    let jsonl = dir.path().join("in.jsonl");
+    std::fs::write(&jsonl, "{\"id\": 1, \"text\": \"Choe Son Hui\"}\n").expect("write");
+    let out_path = dir.path().join("out.jsonl");
+    let (t, j, o) = (
+        txt.to_string_lossy(),
+        jsonl.to_string_lossy(),
+        out_path.to_string_lossy(),
+    );
+    let out = erx(&["extract", &t, &j, "-o", &o, "--quiet"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = lines(&std::fs::read(&out_path).expect("read"));
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["id"], "note.txt");
+    assert_eq!(recs[0]["meta"]["sentences"], 2);
+    assert_eq!(recs[1]["id"], 1);
+}
+
+#[test]
+fn resume_appends_only_missing_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.jsonl");
+    let texts: String = (0..10)
+        .map(|i| format!("{{\"id\": \"doc-{i}\", \"text\": \"Report {i}: Choe Son Hui met Kim Jong-nam.\"}}\n"))
+        .collect();
+    std::fs::write(&input, format!("{texts}{{broken\n")).expect("write");
+    let out_path = dir.path().join("out.jsonl");
+    let (i, o) = (input.to_string_lossy(), out_path.to_string_lossy());
+
+    let full = erx(&["extract", &i, "-o", &o, "--quiet"], None);
+    assert_eq!(full.status.code(), Some(2));
+    let expected = std::fs::read_to_string(&out_path).expect("read");
+    assert_eq!(expected.lines().count(), 11);
+
+    // simulate an interruption: 4 complete lines and half of the fifth
+    let kept: Vec<&str> = expected.lines().take(5).collect();
+    let partial = format!(
+        "{}\n{}",
+        kept[..4].join("\n"),
+        &kept[4][..kept[4].len() / 2]
+    );
+    std::fs::write(&out_path, partial).expect("write");
+    let resumed = erx(&["extract", &i, "-o", &o, "--resume"], None);
+    assert_eq!(resumed.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(stderr.contains("4 skipped"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out_path).expect("read"), expected);
+
+    // resuming a finished run does nothing
+    let again = erx(&["extract", &i, "-o", &o, "--resume", "--quiet"], None);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out_path).expect("read"), expected);
+}
+
+#[test]
+fn text_flag_and_pretty_view() {
+    let out = erx(
+        &[
+            "extract",
+            "--text",
+            "Choe Son Hui met Kim Jong-nam.",
+            "--pretty",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("entities (") && s.contains("relations ("), "{s}");
+    let out = erx(
+        &["extract", "--text", "Choe Son Hui met Kim Jong-nam."],
+        None,
+    );
+    assert_eq!(lines(&out.stdout).len(), 1);
+}
+
+#[test]
+fn missing_model_and_bad_options_are_clear_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_erx"))
+        .args(["extract", "--text", "x", "--model", "/nonexistent"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("erx.json"));
+    let out = erx(&["extract", "--text", "x", "--device", "tpu"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cpu, cuda or auto"));
+    let out = erx(&["extract", "--resume"], Some(b""));
+    assert_ne!(out.status.code(), Some(0), "--resume needs --output");
+}
+
+#[test]
+fn help_is_the_manual() {
+    for sub in ["extract", "eval", "bench"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_erx"))
+            .args([sub, "--help"])
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Examples:"),
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn bench_reports_throughput_as_json() {
+    let dump = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.jsonl");
+    let out = erx(
+        &["bench", &dump.to_string_lossy(), "--json", "--warmup", "1"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["documents"], 6);
+    assert!(v["words_per_s"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(v["padding_efficiency"].as_f64().unwrap_or(0.0) > 0.0);
+    assert_eq!(v["provider"], "cpu");
+    for stage in ["read", "split", "tokenize", "infer", "decode", "write"] {
+        assert!(v["stages_s"][stage].is_number(), "{stage}");
+    }
+}
+
+#[test]
+fn eval_scores_gold_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gold = dir.path().join("gold.txt");
+    std::fs::write(
+        &gold,
+        "Choe B-PER\nSon I-PER\nHui I-PER\nmet O\nKim B-PER\n\nParis B-LOC\n",
+    )
+    .expect("write");
+    let out = erx(
+        &[
+            "eval",
+            "--format",
+            "conll2003",
+            &gold.to_string_lossy(),
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["sentences"], 2);
+    let micro = &v["entities"]["micro"];
+    assert_eq!(
+        micro["tp"].as_u64().unwrap_or(99) + micro["fn"].as_u64().unwrap_or(99),
+        3,
+        "3 gold entities"
+    );
+}

@@ -1,0 +1,63 @@
+//! Golden test: the shipped model on the article that motivated the project.
+
+mod common;
+
+use common::{assert_offsets_match, real_model};
+
+fn seed_document() -> (String, erx::Document) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt");
+    let text = std::fs::read_to_string(path).expect("read the seed article");
+    let x = erx::Extractor::load(real_model(), erx::Options::default())
+        .expect("load models/erx-news-v1");
+    let doc = x.extract(&text).expect("extract");
+    (text, doc)
+}
+
+fn has(doc: &erx::Document, label: &str, name: &str) -> bool {
+    doc.entities
+        .iter()
+        .any(|e| e.label == label && e.mentions.iter().any(|m| m.text.contains(name)))
+}
+
+#[test]
+fn seed_article_people_and_organisations() {
+    let (text, doc) = seed_document();
+    assert!(has(&doc, "PER", "Choe Son Hui"), "Choe Son Hui as PER");
+    assert!(has(&doc, "PER", "Kim Jong-nam"), "Kim Jong-nam as PER");
+    assert!(
+        has(&doc, "ORG", "State Department"),
+        "State Department as ORG"
+    );
+    assert_offsets_match(&text, &doc);
+    assert!(!doc.meta.truncated);
+}
+
+#[test]
+fn seed_article_relations_have_real_phrases() {
+    let (text, doc) = seed_document();
+    assert!(!doc.relations.is_empty(), "relations on the seed article");
+    let ids: Vec<&str> = doc.entities.iter().map(|e| e.id.as_str()).collect();
+    for r in &doc.relations {
+        assert!(ids.contains(&r.head.as_str()) && ids.contains(&r.tail.as_str()));
+        assert_ne!(r.head, r.tail);
+        assert!(!r.phrase.trim().is_empty());
+        assert!((0.0..=1.0).contains(&r.score));
+    }
+    assert_offsets_match(&text, &doc);
+}
+
+#[test]
+fn short_forms_merge_into_one_entity() {
+    let (_, doc) = seed_document();
+    let choe: Vec<&erx::Entity> = doc
+        .entities
+        .iter()
+        .filter(|e| e.text.contains("Choe"))
+        .collect();
+    assert_eq!(
+        choe.len(),
+        1,
+        "one entity for Choe Son Hui and its short forms: {choe:?}"
+    );
+    assert!(choe[0].mentions.len() >= 2);
+}
