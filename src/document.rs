@@ -153,7 +153,8 @@ pub fn name_parts(text: &str) -> Vec<String> {
 /// mentions so far), given the type: equal names always; for people any single name part
 /// ("Choe" → "Choe Son Hui", "Trump" → "Donald Trump"); for other types a shared tail of
 /// at least two words ("US State Department" ↔ "State Department") or an acronym
-/// ("UN" ↔ "United Nations").
+/// ("UN" ↔ "United Nations"), and for organisations a name plus a legal form ("Toyota" ↔
+/// "Toyota Motor Corp.").
 pub fn same_entity(label: &str, parts: &[String], names: &[Vec<String>]) -> bool {
     if parts.is_empty() {
         return false;
@@ -180,8 +181,37 @@ pub fn same_entity(label: &str, parts: &[String], names: &[Vec<String>]) -> bool
         if shared >= 2 && shared == parts.len().min(name.len()) {
             return true;
         }
+        if label == "ORG" && same_company(parts, name) {
+            return true;
+        }
         is_acronym(parts, name) || is_acronym(name, parts)
     })
+}
+
+/// Legal-form words that a company name may carry or drop ("Toyota Motor Corp." ↔ "Toyota").
+const COMPANY_SUFFIXES: [&str; 12] = [
+    "inc",
+    "corp",
+    "corporation",
+    "co",
+    "ltd",
+    "plc",
+    "llc",
+    "ag",
+    "sa",
+    "group",
+    "company",
+    "holdings",
+];
+
+/// One name is the other plus words ending in a legal form: "Toyota" ↔ "Toyota Motor Corp".
+fn same_company(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.len() > short.len()
+        && long.starts_with(short)
+        && long
+            .last()
+            .is_some_and(|w| COMPANY_SUFFIXES.contains(&w.as_str()))
 }
 
 fn is_acronym(short: &[String], long: &[String]) -> bool {
@@ -359,6 +389,16 @@ mod tests {
             &[parts("the State Department")]
         ));
         assert!(same_entity("ORG", &parts("UN"), &[parts("United Nations")]));
+        assert!(same_entity(
+            "ORG",
+            &parts("Toyota"),
+            &[parts("Toyota Motor Corp.")]
+        ));
+        assert!(!same_entity(
+            "ORG",
+            &parts("Toyota Motor"),
+            &[parts("Toyota Tsusho")]
+        ));
         assert!(!same_entity(
             "LOC",
             &parts("South Korea"),
