@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::card::ModelCard;
@@ -16,11 +17,14 @@ use crate::window::{self, Window};
 /// Settings of an [`Extractor`]. `Options::default()` suits a CPU service.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Intra-op threads per ONNX Runtime session (default: 2).
+    /// Intra-op threads per ONNX Runtime session (default: 1).
     pub threads: usize,
-    /// Sessions in the pool, i.e. forward passes that may run at once (default: 1).
+    /// Sessions in the pool, i.e. forward passes that may run at once, both across
+    /// concurrent calls and within one `extract_batch` (default: 2). On CPU, two
+    /// single-threaded sessions outrun one session with two threads.
     pub sessions: usize,
-    /// Padded pieces per forward pass (windows × padded length; default: 4096).
+    /// Padded pieces per forward pass (windows × padded length; default: 512, which
+    /// measured fastest on CPU; a GPU wants far larger batches).
     pub batch_tokens: usize,
     /// Execution provider (default: CPU).
     pub device: Device,
@@ -46,9 +50,9 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            threads: 2,
-            sessions: 1,
-            batch_tokens: 4096,
+            threads: 1,
+            sessions: 2,
+            batch_tokens: 512,
             device: Device::Cpu,
             window_tokens: None,
             overlap_tokens: None,
@@ -86,6 +90,23 @@ pub struct Stats {
     pub windows: usize,
     /// Forward passes.
     pub batches: usize,
+}
+
+impl Stats {
+    /// Adds another worker's counts and times.
+    pub fn add(&mut self, o: &Stats) {
+        self.split += o.split;
+        self.tokenize += o.tokenize;
+        self.batch += o.batch;
+        self.infer += o.infer;
+        self.decode += o.decode;
+        self.documents += o.documents;
+        self.sentences += o.sentences;
+        self.tokens += o.tokens;
+        self.padded_tokens += o.padded_tokens;
+        self.windows += o.windows;
+        self.batches += o.batches;
+    }
 }
 
 /// Entity and relation extraction with one model. Load once, call from any thread.
@@ -149,6 +170,15 @@ impl TokenRows for SentenceRows<'_> {
 struct DocState {
     sentences: Vec<TokenizedSentence>,
     windows: Vec<Window>,
+    decoded: Vec<Decoded>,
+    mentions: Vec<RawMention>,
+    relations: Vec<RawRelation>,
+}
+
+/// Decoded mentions and relations of one sentence (relation ends index its mentions).
+struct Decoded {
+    doc: usize,
+    sentence: usize,
     mentions: Vec<RawMention>,
     relations: Vec<RawRelation>,
 }
@@ -276,24 +306,66 @@ impl Extractor {
         }
 
         let t0 = Instant::now();
-        let batches = self.plan_batches(&states);
+        let plans = self.plan_batches(&states);
         stats.batch += t0.elapsed();
-        for plan in &batches {
-            let t0 = Instant::now();
-            let (batch, placements) = self.build_batch(&states, plan);
-            let t1 = Instant::now();
-            let out = self.model.run(&batch)?;
-            let t2 = Instant::now();
-            for p in &placements {
-                self.decode_sentence(&out, p, &mut states[p.doc]);
+        // Forward passes run on up to `sessions` threads at once (one session each);
+        // results are keyed by sentence, so the output does not depend on timing.
+        let workers = self.options.sessions.min(plans.len()).max(1);
+        let next = AtomicUsize::new(0);
+        let work = |stats: &mut Stats| -> Result<Vec<Decoded>> {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(plan) = plans.get(i) else {
+                    return Ok(out);
+                };
+                out.extend(self.run_plan(&states, plan, stats)?);
             }
-            stats.batch += t1 - t0;
-            stats.infer += t2 - t1;
-            stats.decode += t2.elapsed();
-            stats.batches += 1;
-            stats.padded_tokens += batch.rows * batch.cols;
-            stats.tokens += batch.mask.iter().filter(|&&m| m == 1).count();
-            stats.windows += batch.rows;
+        };
+        let results: Vec<(Result<Vec<Decoded>>, Stats)> = if workers == 1 {
+            let mut st = Stats::default();
+            vec![(work(&mut st), st)]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut st = Stats::default();
+                            (work(&mut st), st)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            (
+                                Err(Error::Runtime("a worker thread panicked".into())),
+                                Stats::default(),
+                            )
+                        })
+                    })
+                    .collect()
+            })
+        };
+        for (result, st) in results {
+            stats.add(&st);
+            for d in result? {
+                let slot = &mut states[d.doc].decoded;
+                slot.push(d);
+            }
+        }
+        for st in &mut states {
+            st.decoded.sort_by_key(|d| d.sentence);
+            for d in std::mem::take(&mut st.decoded) {
+                let offset = st.mentions.len();
+                st.mentions.extend(d.mentions);
+                st.relations.extend(d.relations.into_iter().map(|mut r| {
+                    r.head += offset;
+                    r.tail += offset;
+                    r
+                }));
+            }
         }
 
         let t0 = Instant::now();
@@ -424,7 +496,39 @@ impl Extractor {
         (batch, placements)
     }
 
-    fn decode_sentence(&self, out: &BatchOutput, p: &Placement, st: &mut DocState) {
+    /// Builds, runs and decodes one forward pass.
+    fn run_plan(
+        &self,
+        states: &[DocState],
+        plan: &[(usize, Range<usize>)],
+        stats: &mut Stats,
+    ) -> Result<Vec<Decoded>> {
+        let t0 = Instant::now();
+        let (batch, placements) = self.build_batch(states, plan);
+        let t1 = Instant::now();
+        let out = self.model.run(&batch)?;
+        let t2 = Instant::now();
+        let decoded = placements
+            .iter()
+            .map(|p| self.decode_sentence(&out, p, &states[p.doc]))
+            .collect();
+        stats.batch += t1 - t0;
+        stats.infer += t2 - t1;
+        stats.decode += t2.elapsed();
+        stats.batches += 1;
+        stats.padded_tokens += batch.rows * batch.cols;
+        stats.tokens += batch.mask.iter().filter(|&&m| m == 1).count();
+        stats.windows += batch.rows;
+        Ok(decoded)
+    }
+
+    fn decode_sentence(&self, out: &BatchOutput, p: &Placement, st: &DocState) -> Decoded {
+        let mut decoded = Decoded {
+            doc: p.doc,
+            sentence: p.sentence,
+            mentions: Vec::new(),
+            relations: Vec::new(),
+        };
         let sentence = &st.sentences[p.sentence];
         let rows = SentenceRows {
             out,
@@ -433,25 +537,31 @@ impl Extractor {
         let words = &sentence.words;
         let mentions = decode::decode_entities(words, &rows, &self.card.entity_tags);
         if mentions.is_empty() {
-            return;
+            return decoded;
         }
         let predicates = decode::decode_predicates(words, &rows, self.phrase_threshold);
         let relations = decode::decode_relations(words, &rows, &mentions, &predicates, &self.spec);
         let bytes = |r: &Range<usize>| words[r.start].bytes.start..words[r.end - 1].bytes.end;
-        let offset = st.mentions.len();
-        st.mentions.extend(mentions.iter().map(|m| RawMention {
-            bytes: bytes(&m.words),
-            label: m.label.clone(),
-            score: m.score,
-        }));
-        st.relations.extend(relations.iter().map(|r| RawRelation {
-            head: offset + r.head,
-            tail: offset + r.tail,
-            label: self.card.relations[r.label].label.clone(),
-            schema: self.card.relations[r.label].schema.clone(),
-            score: r.score,
-            phrase: bytes(&r.phrase),
-        }));
+        decoded.mentions = mentions
+            .iter()
+            .map(|m| RawMention {
+                bytes: bytes(&m.words),
+                label: m.label.clone(),
+                score: m.score,
+            })
+            .collect();
+        decoded.relations = relations
+            .iter()
+            .map(|r| RawRelation {
+                head: r.head,
+                tail: r.tail,
+                label: self.card.relations[r.label].label.clone(),
+                schema: self.card.relations[r.label].schema.clone(),
+                score: r.score,
+                phrase: bytes(&r.phrase),
+            })
+            .collect();
+        decoded
     }
 }
 

@@ -37,7 +37,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     warmup: usize,
     /// Documents per extraction batch.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = 128, value_name = "N")]
     batch_docs: usize,
     /// JSON field holding the text.
     #[arg(long, default_value = "text", value_name = "NAME")]
@@ -141,7 +141,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             "decode": stage(stats.decode),
             "write": stage(write),
         },
-        "tokenize_plus_decode_share": (stage(stats.tokenize) + stage(stats.decode)) / secs,
+        "sessions": extractor.options().sessions,
+        "threads_per_session": extractor.options().threads,
+        "tokenize_plus_decode_share": (stage(stats.tokenize) + stage(stats.decode))
+            / (stage(stats.split) + stage(stats.tokenize) + stage(stats.batch) + stage(stats.infer) + stage(stats.decode) + stage(write)).max(1e-9),
         "peak_rss_mb": peak_rss_bytes().map(|b| b as f64 / 1048576.0),
     });
     if args.json {
@@ -172,6 +175,21 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         secs,
         stage(read)
     );
+    let busy: f64 = [
+        stats.split,
+        stats.tokenize,
+        stats.batch,
+        stats.infer,
+        stats.decode,
+        write,
+    ]
+    .iter()
+    .map(|d| stage(*d))
+    .sum();
+    println!(
+        "  time per stage (summed over {} session thread(s); share of the sum):",
+        extractor.options().sessions
+    );
     for (name, d) in [
         ("split", stats.split),
         ("tokenize", stats.tokenize),
@@ -183,7 +201,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         println!(
             "    {name:<14} {:>11.3}s  {:>5.1}%",
             stage(d),
-            100.0 * stage(d) / secs
+            100.0 * stage(d) / busy.max(1e-9)
         );
     }
     if let Some(b) = peak_rss_bytes() {

@@ -64,7 +64,7 @@ pub struct ExtractArgs {
     #[arg(long, requires = "output")]
     resume: bool,
     /// Documents per extraction batch (memory stays bounded by this).
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = 128, value_name = "N")]
     batch_docs: usize,
     /// No progress bar and no summary.
     #[arg(long, short = 'q')]

@@ -56,15 +56,21 @@ pub struct ModelArgs {
     /// models/erx-news-v1 in the current directory or beside the executable's repository.
     #[arg(long, short = 'm', value_name = "DIR")]
     model: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads.
+    /// ONNX Runtime threads in all.
     #[arg(long, short = 't', default_value_t = 2, value_name = "N")]
     threads: usize,
+    /// Sessions that run forward passes at once; the threads are shared out among them
+    /// [default: one single-threaded session per thread, faster on CPU than one session
+    /// with several threads]. Use 1 for one multi-threaded session (e.g. with --device cuda).
+    #[arg(long, value_name = "N")]
+    sessions: Option<usize>,
     /// Where to run the model: cpu, cuda (fails if CUDA is unusable) or auto (CUDA if it
     /// works, else CPU). The provider that ran is reported.
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     device: String,
-    /// Padded tokens per forward pass (windows x padded length).
-    #[arg(long, default_value_t = 4096, value_name = "N")]
+    /// Padded tokens per forward pass (windows x padded length). Small batches of
+    /// similar-length windows are fastest on CPU; on a GPU use e.g. 32768 with --sessions 1.
+    #[arg(long, default_value_t = 512, value_name = "N")]
     batch_tokens: usize,
     /// Tokens per window, special tokens included [default: the model's max_tokens].
     #[arg(long, value_name = "N")]
@@ -111,8 +117,10 @@ impl ModelArgs {
         if self.threads == 0 {
             bail!("--threads must be at least 1");
         }
+        let sessions = self.sessions.unwrap_or(self.threads).clamp(1, self.threads);
         Ok(erx::Options {
-            threads: self.threads,
+            threads: (self.threads / sessions).max(1),
+            sessions,
             batch_tokens: self.batch_tokens,
             device: self.device.parse()?,
             window_tokens: self.window,
