@@ -53,7 +53,8 @@ def score(gold_sets, pred_sets, label_of):
 
 
 class Runner:
-    def __init__(self, model_dir, onnx_path, threads):
+    def __init__(self, model_dir, onnx_path, threads, batch=1):
+        self.batch = batch
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -65,8 +66,9 @@ class Runner:
         self.sess = ort.InferenceSession(str(onnx_path or Path(model_dir) / self.card["onnx"]["file"]), so,
                                          providers=["CPUExecutionProvider"])
 
-    def run(self, texts, batch=64):
+    def run(self, texts, batch=1):
         """Yields (Encoded, entity_logits, rel_head, rel_tail) per text, in order."""
+        batch = self.batch
         encs = [encode(self.tok, t) for t in texts]
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].input_ids))
         results = [None] * len(encs)
@@ -161,6 +163,8 @@ def main():
     ap.add_argument("--onnx", default=None, help="evaluate this ONNX file instead of the card's (e.g. the fp32 graph)")
     ap.add_argument("--data", default="../shared/datasets")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=1,
+                    help="sentences per forward pass; 1 (like erx) keeps int8 results independent of batch-mates")
     ap.add_argument("--limit", type=int, default=None, help="first N CoNLL-2003 sentences only")
     ap.add_argument("--sweep", action="store_true", help="also report relation F1 at other thresholds")
     ap.add_argument("--out", default=None, help="write the scores as JSON here")
@@ -169,7 +173,7 @@ def main():
 
     data = Path(args.data)
     t0 = time.time()
-    runner = Runner(args.model, args.onnx, args.threads)
+    runner = Runner(args.model, args.onnx, args.threads, args.batch)
     ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit)
     sigs = conll04_signatures(data / "conll04/train.json")
     ths = (0.5, 0.3, 0.4, 0.6, 0.7) if args.sweep else (0.5,)

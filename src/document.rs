@@ -225,7 +225,10 @@ fn initials(parts: &[String]) -> Option<String> {
     }
     let s: String = parts
         .iter()
-        .filter(|w| !matches!(w.as_str(), "of" | "and" | "for" | "the"))
+        .filter(|w| {
+            !matches!(w.as_str(), "of" | "and" | "for" | "the")
+                && !COMPANY_SUFFIXES.contains(&w.as_str())
+        })
         .filter_map(|w| w.chars().next())
         .collect();
     (s.chars().count() >= 2).then_some(s)

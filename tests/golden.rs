@@ -61,3 +61,14 @@ fn short_forms_merge_into_one_entity() {
     );
     assert!(choe[0].mentions.len() >= 2);
 }
+
+#[test]
+fn results_do_not_depend_on_batch_mates() {
+    // int8 activation scales are per forward pass; one window per pass keeps a
+    // document's output independent of the other documents in the call
+    let (text, alone) = seed_document();
+    let x = erx::Extractor::load(real_model(), erx::Options::default()).expect("load");
+    let others = ["Kim Jong-nam was killed at Kuala Lumpur airport in February.", "Apple Inc. hired Tim Cook."];
+    let batch = x.extract_batch(&[others[0], text.as_str(), others[1]]).expect("batch");
+    assert_eq!(batch[1], alone);
+}

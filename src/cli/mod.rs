@@ -69,9 +69,14 @@ pub struct ModelArgs {
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     device: String,
     /// Padded tokens per forward pass (windows x padded length). Small batches of
-    /// similar-length windows are fastest on CPU; on a GPU use e.g. 32768 with --sessions 1.
+    /// similar-length windows are fastest on CPU; on a GPU use e.g. 32768 with
+    /// --batch-windows 256 --sessions 1.
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch_tokens: usize,
+    /// Most windows per forward pass. 1 makes results independent of batch-mates (int8
+    /// quantisation scales are per pass) at no CPU cost; raise it for GPUs.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    batch_windows: usize,
     /// Tokens per window, special tokens included [default: the model's max_tokens].
     #[arg(long, value_name = "N")]
     window: Option<usize>,
@@ -122,6 +127,7 @@ impl ModelArgs {
             threads: (self.threads / sessions).max(1),
             sessions,
             batch_tokens: self.batch_tokens,
+            batch_windows: self.batch_windows,
             device: self.device.parse()?,
             window_tokens: self.window,
             overlap_tokens: self.overlap,
