@@ -1,7 +1,6 @@
 //! The model card (`erx.json`): everything the pipeline needs to know about a model, so
 //! that nothing about labels, input names or lengths is hard-coded in Rust.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -169,27 +168,6 @@ impl ModelCard {
             }
         }
         Ok(())
-    }
-
-    /// Entity types in the order they first appear in `entity_tags`.
-    pub fn entity_types(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for t in self.entity_tags.iter().skip(1) {
-            let ty = &t[2..];
-            if !out.iter().any(|x| x == ty) {
-                out.push(ty.to_string());
-            }
-        }
-        out
-    }
-
-    /// Relation label indices grouped by schema.
-    pub fn schemas(&self) -> BTreeMap<String, Vec<usize>> {
-        let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, r) in self.relations.iter().enumerate() {
-            m.entry(r.schema.clone()).or_default().push(i);
-        }
-        m
     }
 
     /// Path of the ONNX file inside `model_dir`.

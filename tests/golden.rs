@@ -68,7 +68,12 @@ fn results_do_not_depend_on_batch_mates() {
     // document's output independent of the other documents in the call
     let (text, alone) = seed_document();
     let x = erx::Extractor::load(real_model(), erx::Options::default()).expect("load");
-    let others = ["Kim Jong-nam was killed at Kuala Lumpur airport in February.", "Apple Inc. hired Tim Cook."];
-    let batch = x.extract_batch(&[others[0], text.as_str(), others[1]]).expect("batch");
+    let others = [
+        "Kim Jong-nam was killed at Kuala Lumpur airport in February.",
+        "Apple Inc. hired Tim Cook.",
+    ];
+    let batch = x
+        .extract_batch(&[others[0], text.as_str(), others[1]])
+        .expect("batch");
     assert_eq!(batch[1], alone);
 }

@@ -20,11 +20,6 @@ pub fn fixture_extractor() -> erx::Extractor {
     }
 }
 
-/// Python-style slice by code points.
-pub fn char_slice(text: &str, start: usize, end: usize) -> String {
-    text.chars().skip(start).take(end - start).collect()
-}
-
 /// Every mention's and phrase's text equals the input between its code-point offsets.
 pub fn assert_offsets_match(text: &str, doc: &erx::Document) {
     let chars: Vec<char> = text.chars().collect();
