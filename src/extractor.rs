@@ -148,7 +148,7 @@ struct Placement {
 }
 
 struct SentenceRows<'a> {
-    out: &'a BatchOutput,
+    out: BatchOutput<'a>,
     owners: Vec<(usize, usize)>,
 }
 
@@ -513,24 +513,27 @@ impl Extractor {
     ) -> Result<Vec<Decoded>> {
         let t0 = Instant::now();
         let (batch, placements) = self.build_batch(states, plan);
-        let t1 = Instant::now();
-        let out = self.model.run(&batch)?;
-        let t2 = Instant::now();
-        let decoded = placements
-            .iter()
-            .map(|p| self.decode_sentence(&out, p, &states[p.doc]))
-            .collect();
-        stats.batch += t1 - t0;
-        stats.infer += t2 - t1;
-        stats.decode += t2.elapsed();
         stats.batches += 1;
         stats.padded_tokens += batch.rows * batch.cols;
         stats.tokens += batch.mask.iter().filter(|&&m| m == 1).count();
         stats.windows += batch.rows;
+        let t1 = Instant::now();
+        let mut t2 = t1;
+        // decoding reads the outputs in place, so it happens inside `run`
+        let decoded = self.model.run(batch, |out| {
+            t2 = Instant::now();
+            placements
+                .iter()
+                .map(|p| self.decode_sentence(out, p, &states[p.doc]))
+                .collect()
+        })?;
+        stats.batch += t1 - t0;
+        stats.infer += t2 - t1;
+        stats.decode += t2.elapsed();
         Ok(decoded)
     }
 
-    fn decode_sentence(&self, out: &BatchOutput, p: &Placement, st: &DocState) -> Decoded {
+    fn decode_sentence(&self, out: BatchOutput<'_>, p: &Placement, st: &DocState) -> Decoded {
         let mut decoded = Decoded {
             doc: p.doc,
             sentence: p.sentence,

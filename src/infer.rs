@@ -97,37 +97,38 @@ pub struct Batch {
     pub cols: usize,
 }
 
-/// Outputs of one forward pass, copied out of the runtime.
-#[derive(Debug, Clone, Default)]
-pub struct BatchOutput {
-    entity: Vec<f32>,
-    phrase: Vec<f32>,
-    head: Vec<f32>,
-    tail: Vec<f32>,
+/// Outputs of one forward pass, read in place from the runtime's buffers (the relation
+/// projections are hundreds of floats per piece; only mention pieces are ever read).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOutput<'a> {
+    entity: &'a [f32],
+    phrase: &'a [f32],
+    head: &'a [f32],
+    tail: &'a [f32],
     cols: usize,
     n_tags: usize,
     rel_width: usize,
 }
 
-impl BatchOutput {
+impl<'a> BatchOutput<'a> {
     fn at(&self, width: usize, row: usize, pos: usize) -> std::ops::Range<usize> {
         let i = (row * self.cols + pos) * width;
         i..i + width
     }
     /// Entity logits of piece `pos` of window `row`.
-    pub fn entity(&self, row: usize, pos: usize) -> &[f32] {
+    pub fn entity(&self, row: usize, pos: usize) -> &'a [f32] {
         &self.entity[self.at(self.n_tags, row, pos)]
     }
     /// Predicate logits.
-    pub fn phrase(&self, row: usize, pos: usize) -> &[f32] {
+    pub fn phrase(&self, row: usize, pos: usize) -> &'a [f32] {
         &self.phrase[self.at(3, row, pos)]
     }
     /// Relation head projection.
-    pub fn rel_head(&self, row: usize, pos: usize) -> &[f32] {
+    pub fn rel_head(&self, row: usize, pos: usize) -> &'a [f32] {
         &self.head[self.at(self.rel_width, row, pos)]
     }
     /// Relation tail projection.
-    pub fn rel_tail(&self, row: usize, pos: usize) -> &[f32] {
+    pub fn rel_tail(&self, row: usize, pos: usize) -> &'a [f32] {
         &self.tail[self.at(self.rel_width, row, pos)]
     }
 }
@@ -230,61 +231,63 @@ impl Model {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs one batch; picks a free session, or waits for the next one in turn.
-    pub fn run(&self, batch: &Batch) -> Result<BatchOutput> {
+    /// Runs one batch on a free session (or waits for the next one in turn) and hands
+    /// its outputs to `read` while they are still in the runtime's buffers.
+    pub fn run<T>(&self, batch: Batch, read: impl FnOnce(BatchOutput<'_>) -> T) -> Result<T> {
         let n = self.sessions.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let mut guard = None;
-        for k in 0..n {
-            if let Ok(g) = self.sessions[(start + k) % n].try_lock() {
-                guard = Some(g);
-                break;
-            }
-        }
-        let mut session = match guard {
+        let free = (0..n).find_map(|k| self.sessions[(start + k) % n].try_lock().ok());
+        let mut session = match free {
             Some(g) => g,
             None => self.lock(start),
         };
-        let shape = [batch.rows, batch.cols];
+        let Batch {
+            ids,
+            case_ids,
+            mask,
+            rows,
+            cols,
+        } = batch;
+        let shape = [rows, cols];
         let c = &self.card;
         let mut inputs = ort::inputs![
-            c.inputs.input_ids.as_str() => Tensor::from_array((shape, batch.ids.clone()))?,
-            c.inputs.attention_mask.as_str() => Tensor::from_array((shape, batch.mask.clone()))?,
+            c.inputs.input_ids.as_str() => Tensor::from_array((shape, ids))?,
+            c.inputs.attention_mask.as_str() => Tensor::from_array((shape, mask))?,
         ];
         if let Some(name) = &c.inputs.case_ids {
             inputs.push((
                 name.as_str().into(),
-                Tensor::from_array((shape, batch.case_ids.clone()))?.into(),
+                Tensor::from_array((shape, case_ids))?.into(),
             ));
         }
         let outputs = session.run(inputs)?;
         let n_tags = c.entity_tags.len();
         let rel_width = c.relations.len() * c.relation_rank;
-        let take = |name: &str, width: usize| -> Result<Vec<f32>> {
+        let view = |name: &str, width: usize| -> Result<&[f32]> {
             let (shape, data) = outputs[name].try_extract_tensor::<f32>()?;
             let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
             if dims.len() < 3
-                || dims[0] != batch.rows
-                || dims[1] != batch.cols
+                || dims[0] != rows
+                || dims[1] != cols
                 || dims[2..].iter().product::<usize>() != width
             {
                 return Err(Error::OutputShape {
                     name: name.to_string(),
                     shape: dims,
-                    expected: format!("[{}, {}, {}]", batch.rows, batch.cols, width),
+                    expected: format!("[{rows}, {cols}, {width}]"),
                 });
             }
-            Ok(data.to_vec())
+            Ok(data)
         };
-        Ok(BatchOutput {
-            entity: take(&c.outputs.entity_logits, n_tags)?,
-            phrase: take(&c.outputs.phrase_logits, 3)?,
-            head: take(&c.outputs.rel_head, rel_width)?,
-            tail: take(&c.outputs.rel_tail, rel_width)?,
-            cols: batch.cols,
+        Ok(read(BatchOutput {
+            entity: view(&c.outputs.entity_logits, n_tags)?,
+            phrase: view(&c.outputs.phrase_logits, 3)?,
+            head: view(&c.outputs.rel_head, rel_width)?,
+            tail: view(&c.outputs.rel_tail, rel_width)?,
+            cols,
             n_tags,
             rel_width,
-        })
+        }))
     }
 }
 
