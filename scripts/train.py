@@ -158,6 +158,8 @@ def main():
     ap.add_argument("--no-crossre-entities", action="store_true",
                     help="do not train entity tags on CrossRE news (its re-annotated CoNLL sentences conflict)")
     ap.add_argument("--ner-only", action="store_true", help="train on CoNLL-2003 only (ablations)")
+    ap.add_argument("--keep-epochs", action="store_true",
+                    help="also keep each epoch's weights as model.epochN.pt (for checkpoint averaging)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit-steps", type=int, default=0, help="stop after N steps (smoke tests)")
@@ -258,6 +260,8 @@ def main():
             if args.limit_steps and step >= args.limit_steps:
                 break
         torch.save(model.state_dict(), out / "model.pt")
+        if args.keep_epochs:
+            torch.save(model.state_dict(), out / f"model.epoch{epoch}.pt")
         print(f"epoch {epoch} done at {time.time() - start:.0f}s, checkpoint saved", flush=True)
         if args.limit_steps and step >= args.limit_steps:
             break

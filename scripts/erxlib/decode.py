@@ -15,22 +15,60 @@ def softmax(x):
     return e / e.sum(-1, keepdims=True)
 
 
+def _tag_kind(tag):
+    if tag[:2] in ("B-", "I-") and len(tag) > 2:
+        return tag[0], tag[2:]
+    return "O", None
+
+
+def _may_follow(prev, nxt):
+    """BIO: I-X only after B-X or I-X (prev None = sentence start)."""
+    if nxt[0] != "I":
+        return True
+    return prev is not None and prev[0] in ("B", "I") and prev[1] == nxt[1]
+
+
+def best_tags(enc: Encoded, logits, tags):
+    """Most probable BIO-valid tag sequence over words (read at first pieces): Viterbi,
+    exactly as src/decode.rs best_tags. Returns [(tag index, probability)] per word."""
+    if not enc.words:
+        return []
+    kinds = [_tag_kind(t) for t in tags]
+    n = len(tags)
+    lp = [np.log(softmax(np.asarray(logits[ft][:n], dtype=np.float32)).astype(np.float64))
+          for _s, _e, ft, _lt in enc.words]
+    score = [lp[0][k] if _may_follow(None, kinds[k]) else -np.inf for k in range(n)]
+    back = []
+    for em in lp[1:]:
+        nxt, frm = [-np.inf] * n, [0] * n
+        for k in range(n):
+            for j in range(n):
+                if score[j] > nxt[k] and _may_follow(kinds[j], kinds[k]):
+                    nxt[k], frm[k] = score[j], j
+            nxt[k] += em[k]
+        score = nxt
+        back.append(frm)
+    k = max(range(n), key=lambda i: (score[i], -i))
+    path = [k]
+    for frm in reversed(back):
+        k = frm[k]
+        path.append(k)
+    path.reverse()
+    return [(k, float(np.exp(lp[w][k]))) for w, k in enumerate(path)]
+
+
 def decode_entities(enc: Encoded, logits, tags):
-    """Word-level BIO decoding with repair: an I-X that does not continue an X opens one.
+    """Word-level BIO decoding by constrained Viterbi (see best_tags).
 
     Returns [(first_word, last_word_exclusive, type, score)]."""
-    probs = softmax(np.asarray(logits, dtype=np.float64))
     spans, cur = [], None
-    for wi, (_s, _e, ft, _lt) in enumerate(enc.words):
-        k = int(probs[ft].argmax())
-        tag, p = tags[k], float(probs[ft, k])
-        if tag == "O":
+    for wi, (k, p) in enumerate(best_tags(enc, logits, tags)):
+        prefix, typ = _tag_kind(tags[k])
+        if prefix == "O":
             if cur:
                 spans.append(cur)
             cur = None
-            continue
-        prefix, typ = tag[0], tag[2:]
-        if prefix == "I" and cur is not None and cur[2] == typ:
+        elif prefix == "I" and cur is not None and cur[2] == typ:
             cur = (cur[0], wi + 1, typ, cur[3] + [p])
         else:
             if cur:
