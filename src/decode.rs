@@ -329,7 +329,7 @@ pub fn decode_relations(
                         &mentions[h].words,
                         &mentions[t].words,
                         predicates,
-                        words.len(),
+                        words,
                     ),
                 });
             }
@@ -348,37 +348,28 @@ const PHRASE_EXTENSION: usize = 3;
 const GAP_PHRASE: usize = 4;
 
 /// Picks the words that express a relation between mentions `a` and `b`:
-/// 1. a predicted predicate lying between the two mentions (the most probable one), or
-///    else one at most three words outside them;
-/// 2. extended over the rest of the gap towards the later mention when that is at most
+/// 1. a predicted predicate lying between the two mentions (the most probable one),
+///    extended over the rest of the gap towards the later mention when that is at most
 ///    three words, so "denied" becomes "denied a visa to";
-/// 3. with no predicate, the gap itself when it is one to four words ("spokesman for",
-///    "of");
-/// 4. otherwise the evidence span from the earlier to the later mention.
+/// 2. else the gap itself, trimmed of punctuation and function words at its edges, when
+///    one to four words are left: titles and roles sit there ("after President" →
+///    "President", "foreign ministry envoy");
+/// 3. else a predicted predicate at most three words outside the pair;
+/// 4. else an untrimmed gap of one to four words ("of");
+/// 5. otherwise the evidence span from the earlier to the later mention.
 pub fn choose_phrase(
     a: &Range<usize>,
     b: &Range<usize>,
     predicates: &[WordSpan],
-    n_words: usize,
+    words: &[Word],
 ) -> Range<usize> {
+    let n_words = words.len();
     let (first, second) = if a.start <= b.start { (a, b) } else { (b, a) };
     let gap = first.end.min(second.start)..second.start.max(first.end);
     let between = predicates
         .iter()
         .filter(|p| p.words.start >= gap.start && p.words.end <= gap.end)
         .max_by(|x, y| x.score.total_cmp(&y.score));
-    let near = || {
-        predicates
-            .iter()
-            .filter(|p| {
-                let before =
-                    p.words.end <= first.start && first.start - p.words.end <= PHRASE_EXTENSION;
-                let after =
-                    p.words.start >= second.end && p.words.start - second.end <= PHRASE_EXTENSION;
-                before || after
-            })
-            .max_by(|x, y| x.score.total_cmp(&y.score))
-    };
     if let Some(p) = between {
         let mut words = p.words.clone();
         if gap.end - words.end <= PHRASE_EXTENSION {
@@ -386,13 +377,39 @@ pub fn choose_phrase(
         }
         return words;
     }
-    if let Some(p) = near() {
+    let core = trim_to_content(words, gap.clone());
+    if !core.is_empty() && core.len() <= GAP_PHRASE {
+        return core;
+    }
+    let near = predicates
+        .iter()
+        .filter(|p| {
+            let before =
+                p.words.end <= first.start && first.start - p.words.end <= PHRASE_EXTENSION;
+            let after =
+                p.words.start >= second.end && p.words.start - second.end <= PHRASE_EXTENSION;
+            before || after
+        })
+        .max_by(|x, y| x.score.total_cmp(&y.score));
+    if let Some(p) = near {
         return p.words.clone();
     }
     if !gap.is_empty() && gap.len() <= GAP_PHRASE {
         return gap;
     }
     first.start..second.end.min(n_words)
+}
+
+/// `span` without punctuation or function words at either edge (possibly empty).
+fn trim_to_content(words: &[Word], mut span: Range<usize>) -> Range<usize> {
+    let filler = |w: Option<&Word>| w.is_some_and(|w| w.punct.is_some() || w.function);
+    while span.start < span.end && filler(words.get(span.start)) {
+        span.start += 1;
+    }
+    while span.start < span.end && filler(words.get(span.end - 1)) {
+        span.end -= 1;
+    }
+    span
 }
 
 #[cfg(test)]
@@ -446,6 +463,7 @@ mod tests {
                     last_token: t + n - 1,
                     punct: None,
                     attached: false,
+                    function: false,
                 };
                 t += n;
                 w
@@ -590,28 +608,58 @@ mod tests {
     #[test]
     fn phrase_between_mentions_is_extended_to_the_tail() {
         // [State Department] denied a visa to [Choe]  (words 0-1, 2, 3, 4, 5, 6)
-        let p = choose_phrase(&(0..2), &(6..7), &[pred(2..3, 0.9)], 7);
+        let p = choose_phrase(&(0..2), &(6..7), &[pred(2..3, 0.9)], &words(&[1; 7]));
         assert_eq!(p, 2..6);
     }
 
     #[test]
     fn phrase_prefers_the_most_probable_predicate_between() {
-        let p = choose_phrase(&(0..1), &(9..10), &[pred(2..3, 0.6), pred(5..6, 0.9)], 10);
+        let preds = [pred(2..3, 0.6), pred(5..6, 0.9)];
+        let p = choose_phrase(&(0..1), &(9..10), &preds, &words(&[1; 10]));
         assert_eq!(p, 5..9);
+    }
+
+    /// Words with the given ones marked as function words or as punctuation.
+    fn marked(n: usize, function: &[usize], punct: &[usize]) -> Vec<Word> {
+        let mut w = words(&vec![1; n]);
+        for &i in function {
+            w[i].function = true;
+        }
+        for &i in punct {
+            w[i].punct = Some(',');
+        }
+        w
     }
 
     #[test]
     fn phrase_falls_back_to_a_short_gap_then_to_the_evidence() {
-        assert_eq!(choose_phrase(&(0..2), &(4..5), &[], 6), 2..4);
-        assert_eq!(choose_phrase(&(4..5), &(0..2), &[], 6), 2..4);
-        assert_eq!(choose_phrase(&(0..1), &(1..2), &[], 6), 0..2);
-        assert_eq!(choose_phrase(&(0..1), &(8..9), &[], 9), 0..9);
+        let w = words(&[1; 9]);
+        assert_eq!(choose_phrase(&(0..2), &(4..5), &[], &w[..6]), 2..4);
+        assert_eq!(choose_phrase(&(4..5), &(0..2), &[], &w[..6]), 2..4);
+        assert_eq!(choose_phrase(&(0..1), &(1..2), &[], &w[..6]), 0..2);
+        assert_eq!(choose_phrase(&(0..1), &(8..9), &[], &w), 0..9);
+    }
+
+    #[test]
+    fn a_gap_phrase_loses_function_words_and_punctuation_at_its_edges() {
+        // [United States] after President [Donald Trump] took office
+        let w = marked(7, &[2], &[]);
+        let p = choose_phrase(&(0..2), &(4..6), &[pred(6..7, 0.9)], &w);
+        assert_eq!(
+            p,
+            3..4,
+            "the title between the mentions beats the verb outside"
+        );
+        // [Kim] , the [Choe]: nothing but filler between, so "," "the" stays as it is
+        let w = marked(4, &[2], &[1]);
+        assert_eq!(choose_phrase(&(0..1), &(3..4), &[], &w), 1..3);
     }
 
     #[test]
     fn phrase_may_come_from_just_outside() {
         // [Oswald] , [Kennedy] 's assassin... predicate right after the pair
-        let p = choose_phrase(&(0..1), &(2..3), &[pred(4..5, 0.8)], 6);
+        let w = marked(6, &[], &[1]);
+        let p = choose_phrase(&(0..1), &(2..3), &[pred(4..5, 0.8)], &w);
         assert_eq!(p, 4..5);
     }
 

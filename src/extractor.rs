@@ -14,6 +14,20 @@ use crate::infer::{Batch, BatchOutput, Device, Model, SessionConfig};
 use crate::tokenize::{CharIndex, SentenceTokenizer, TokenizedSentence};
 use crate::window::{self, Window};
 
+/// How [`Extractor`] cuts a text into sentences. Relations are only read within a
+/// sentence; consecutive sentences still share model windows, so each is read with
+/// its neighbours as context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sentences {
+    /// Find sentence boundaries (the default; see [`crate::text::split_sentences`]).
+    #[default]
+    Split,
+    /// Each non-blank line is one sentence: for input that is already split.
+    Lines,
+    /// The whole text is one sentence.
+    Whole,
+}
+
 /// Settings of an [`Extractor`]. `Options::default()` suits a CPU service.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -42,9 +56,8 @@ pub struct Options {
     pub relation_threshold: Option<f32>,
     /// Override of the predicate-phrase threshold.
     pub phrase_threshold: Option<f32>,
-    /// Split texts into sentences (default). Off: each text is one sentence, as in
-    /// evaluation on pre-split gold data.
-    pub split_sentences: bool,
+    /// How a text is cut into sentences (default: [`Sentences::Split`]).
+    pub sentences: Sentences,
     /// ONNX Runtime library; default `ORT_DYLIB_PATH`, then next to the executable, then
     /// `.ort/libonnxruntime.so`.
     pub runtime_library: Option<PathBuf>,
@@ -64,7 +77,7 @@ impl Default for Options {
             overlap_tokens: None,
             relation_threshold: None,
             phrase_threshold: None,
-            split_sentences: true,
+            sentences: Sentences::Split,
             runtime_library: None,
             verify_checksum: true,
         }
@@ -287,10 +300,10 @@ impl Extractor {
         for text in texts {
             let text = text.as_ref();
             let t0 = Instant::now();
-            let sentences = if self.options.split_sentences {
-                crate::text::split_sentences(text)
-            } else {
-                trimmed(text).into_iter().collect()
+            let sentences = match self.options.sentences {
+                Sentences::Split => crate::text::split_sentences(text),
+                Sentences::Lines => crate::text::lines(text),
+                Sentences::Whole => trimmed(text).into_iter().collect(),
             };
             let t1 = Instant::now();
             let sentences = self.tokenizer.tokenize(text, &sentences)?;

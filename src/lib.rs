@@ -56,5 +56,5 @@ pub mod window;
 pub use card::ModelCard;
 pub use document::{Document, Entity, Mention, Meta, Relation};
 pub use error::{Error, Result};
-pub use extractor::{Extractor, Options, Stats};
+pub use extractor::{Extractor, Options, Sentences, Stats};
 pub use infer::Device;

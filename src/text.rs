@@ -63,6 +63,21 @@ const STARTERS: &[&str] = &[
     "Meanwhile",
 ];
 
+/// Byte ranges of the non-blank lines of `text`, without surrounding whitespace.
+pub fn lines(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let lead = line.len() - line.trim_start().len();
+        let body = line.trim();
+        if !body.is_empty() {
+            out.push(start + lead..start + lead + body.len());
+        }
+        start += line.len();
+    }
+    out
+}
+
 /// Splits `text` into sentences and returns their byte ranges, in order.
 /// Each range is trimmed of surrounding whitespace, ranges never overlap, and every
 /// non-whitespace byte of `text` lies in exactly one range (nothing is ever dropped).
@@ -411,5 +426,13 @@ mod tests {
         ] {
             sents(text);
         }
+    }
+
+    #[test]
+    fn lines_are_sentences_without_their_blanks() {
+        let text = "  Kim met Choe.\n\nIn Geneva . \r\nlast\n";
+        let got: Vec<&str> = lines(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(got, vec!["Kim met Choe.", "In Geneva .", "last"]);
+        assert!(lines(" \n\t\n").is_empty());
     }
 }

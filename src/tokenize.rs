@@ -77,6 +77,26 @@ pub struct Word {
     pub punct: Option<char>,
     /// True when no space separates it from the previous word ("." in "U.S.").
     pub attached: bool,
+    /// True for a closed-class English word ("the", "of", "after", "was"): relation
+    /// phrases do not begin or end with one, unless a predicate brought it along.
+    pub function: bool,
+}
+
+/// Closed-class words trimmed from the edges of a gap phrase ("after President" →
+/// "President"). Lower case; "s" is the rest of a split "'s".
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "about", "after", "against", "an", "and", "are", "as", "at", "be", "been", "before",
+    "between", "but", "by", "during", "for", "from", "had", "has", "have", "he", "her", "his",
+    "in", "into", "is", "it", "its", "of", "on", "or", "s", "she", "since", "than", "that", "the",
+    "their", "they", "this", "to", "was", "were", "which", "who", "with",
+];
+
+/// True when `word` is in [`FUNCTION_WORDS`] (ASCII case-insensitive).
+pub fn is_function_word(word: &str) -> bool {
+    word.len() <= 7
+        && FUNCTION_WORDS
+            .binary_search(&word.to_ascii_lowercase().as_str())
+            .is_ok()
 }
 
 /// A sentence as word pieces, without special tokens.
@@ -210,12 +230,15 @@ impl SentenceTokenizer {
                         last_token: t,
                         punct: None,
                         attached,
+                        function: false,
                     });
                 }
             }
         }
         for w in &mut out.words {
-            let mut chars = doc.get(w.bytes.clone()).unwrap_or_default().chars();
+            let text = doc.get(w.bytes.clone()).unwrap_or_default();
+            w.function = is_function_word(text);
+            let mut chars = text.chars();
             w.punct = match (chars.next(), chars.next()) {
                 (Some(c), None) if !c.is_alphanumeric() => Some(c),
                 _ => None,
@@ -319,5 +342,19 @@ mod tests {
         let s = idx.char_offset(x);
         let got: String = text.chars().skip(s).take(1).collect();
         assert_eq!(got, "x");
+    }
+
+    #[test]
+    fn function_words_are_closed_class_only() {
+        assert!(
+            FUNCTION_WORDS.windows(2).all(|p| p[0] < p[1]),
+            "list must stay sorted"
+        );
+        for w in ["the", "The", "OF", "after", "s"] {
+            assert!(is_function_word(w), "{w}");
+        }
+        for w in ["President", "envoy", "denied", "Theresa", ""] {
+            assert!(!is_function_word(w), "{w}");
+        }
     }
 }

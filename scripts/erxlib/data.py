@@ -147,15 +147,20 @@ def read_oie2016(path):
     return [Sentence("oie2016", s.split(" "), predicates=sorted(p)) for s, p in by_sent.items()]
 
 
-def pack_consecutive(sentences, rng, share=0.5, max_words=90):
+def pack_consecutive(sentences, rng, share=0.5, max_words=90, fill=False):
     """Join runs of 2-4 consecutive sentences into one example, so the model also learns
-    windows that hold several sentences (as the pipeline packs them), not only one."""
+    windows that hold several sentences (as the pipeline packs them), not only one. With
+    `fill`, a joined run takes sentences while they fit in `max_words`, as the pipeline
+    fills a window from an article."""
     out, i = [], 0
     while i < len(sentences):
-        n = rng.choice([2, 3, 4]) if rng.random() < share else 1
-        group = sentences[i:i + n]
-        while len(group) > 1 and sum(len(s.tokens) for s in group) > max_words:
-            group = group[:-1]
+        n = (len(sentences) if fill else rng.choice([2, 3, 4])) if rng.random() < share else 1
+        group, words = [sentences[i]], len(sentences[i].tokens)
+        for s in sentences[i + 1:i + n]:
+            if words + len(s.tokens) > max_words:
+                break
+            group.append(s)
+            words += len(s.tokens)
         i += len(group)
         if len(group) == 1:
             out.append(group[0])

@@ -11,9 +11,10 @@ use erx::eval::{read_gold, GoldFormat, GoldSentence, RelationTuple, Scorer, Scor
 use super::{display, ModelArgs};
 
 pub const AFTER_HELP: &str =
-    "Each gold sentence is joined with single spaces and run through the whole pipeline
-(without sentence splitting); predicted mentions are mapped back to the gold tokens they
-cover. Entities: strict span + type match, conlleval semantics, micro and per type.
+    "Each gold sentence is joined with single spaces and run through the whole pipeline as
+one line (one sentence, never split further); with --context N, N consecutive sentences
+form one text, one per line, and share model windows as an article's sentences do.
+Predicted mentions are mapped back to the gold tokens they cover. Entities: strict span + type match, conlleval semantics, micro and per type.
 Relations (conll04, crossre): both argument spans and types and the label must match;
 only labels of the format's own schema are scored.
 
@@ -22,6 +23,7 @@ Other→MISC); CrossRE's person/organisation/location/country/misc likewise.
 
 Examples:
   erx eval --format conll2003 conll2003/dev.txt
+  erx eval --format conll2003 conll2003/dev.txt --context 8
   erx eval --format conll04 conll04/dev.json --json > scores.json";
 
 #[derive(Debug, Args)]
@@ -38,8 +40,23 @@ pub struct EvalArgs {
     /// Score only the first N sentences.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Feed N consecutive gold sentences as one text, one sentence per line, so each is
+    /// read beside its neighbours as on an article (windows are packed the same way).
+    /// 1 reads every sentence alone.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    context: u16,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+/// Code points of a gold sentence joined with single spaces.
+fn sentence_chars(sentence: &GoldSentence) -> usize {
+    sentence
+        .tokens
+        .iter()
+        .map(|t| t.chars().count())
+        .sum::<usize>()
+        + sentence.tokens.len().saturating_sub(1)
 }
 
 /// Maps a predicted mention's code-point range to the gold tokens it covers.
@@ -50,17 +67,21 @@ fn token_span(starts: &[usize], start: usize, end: usize) -> (usize, usize) {
 }
 
 /// Predicted entity spans and relation tuples of one sentence, over its gold tokens.
+/// The sentence starts at code point `offset` of the document's text; mentions outside
+/// `offset..offset + length` belong to other sentences and are skipped.
 pub fn predicted(
     sentence: &GoldSentence,
+    offset: usize,
     doc: &erx::Document,
     schema: Option<&str>,
 ) -> (Vec<Span>, Vec<RelationTuple>) {
     let mut starts = Vec::with_capacity(sentence.tokens.len());
-    let mut pos = 0;
+    let mut pos = offset;
     for t in &sentence.tokens {
         starts.push(pos);
         pos += t.chars().count() + 1;
     }
+    let inside = |m: &erx::Mention| m.start >= offset && m.end < pos;
     let span = |label: &str, m: &erx::Mention| {
         let (s, e) = token_span(&starts, m.start, m.end);
         Span::new(s, e, label)
@@ -68,16 +89,23 @@ pub fn predicted(
     let entities = doc
         .entities
         .iter()
-        .flat_map(|e| e.mentions.iter().map(|m| span(&e.label, m)))
+        .flat_map(|e| {
+            e.mentions
+                .iter()
+                .filter(|m| inside(m))
+                .map(|m| span(&e.label, m))
+        })
         .collect();
     let mut relations = Vec::new();
     if let Some(schema) = schema {
         for r in doc.relations.iter().filter(|r| r.schema == schema) {
             let find = |id: &str, k: usize| {
-                doc.entities
-                    .iter()
-                    .find(|e| e.id == id)
-                    .and_then(|e| e.mentions.get(k).map(|m| span(&e.label, m)))
+                doc.entities.iter().find(|e| e.id == id).and_then(|e| {
+                    e.mentions
+                        .get(k)
+                        .filter(|m| inside(m))
+                        .map(|m| span(&e.label, m))
+                })
             };
             if let (Some(head), Some(tail)) =
                 (find(&r.head, r.head_mention), find(&r.tail, r.tail_mention))
@@ -106,23 +134,35 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         GoldFormat::CrossRe => Some("crossre"),
     };
     let options = erx::Options {
-        split_sentences: false,
+        sentences: erx::Sentences::Lines,
         ..args.model.options()?
     };
+    let context = usize::from(args.context);
     let extractor = args.model.load(options)?;
     let start = Instant::now();
     let mut entity_scorer: Scorer<Span> = Scorer::new();
     let mut relation_scorer: Scorer<RelationTuple> = Scorer::new();
-    for chunk in gold.chunks(256) {
-        let texts: Vec<String> = chunk.iter().map(|s| s.tokens.join(" ")).collect();
+    for chunk in gold.chunks(256 * context) {
+        let groups: Vec<&[GoldSentence]> = chunk.chunks(context).collect();
+        let texts: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let lines: Vec<String> = g.iter().map(|s| s.tokens.join(" ")).collect();
+                lines.join("\n")
+            })
+            .collect();
         let docs = extractor
             .extract_batch(&texts)
             .context("extraction failed")?;
-        for (sentence, doc) in chunk.iter().zip(&docs) {
-            let (entities, relations) = predicted(sentence, doc, schema);
-            entity_scorer.add(&sentence.entities, &entities);
-            if schema.is_some() {
-                relation_scorer.add(&sentence.relations, &relations);
+        for (group, doc) in groups.iter().zip(&docs) {
+            let mut offset = 0;
+            for sentence in *group {
+                let (entities, relations) = predicted(sentence, offset, doc, schema);
+                entity_scorer.add(&sentence.entities, &entities);
+                if schema.is_some() {
+                    relation_scorer.add(&sentence.relations, &relations);
+                }
+                offset += sentence_chars(sentence) + 1;
             }
         }
     }
@@ -136,6 +176,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             "model": extractor.card().name,
             "provider": extractor.provider(),
             "sentences": gold.len(),
+            "context": context,
             "seconds": seconds,
             "entities": entities,
             "relations": relations,
@@ -186,5 +227,52 @@ mod tests {
         assert_eq!(token_span(&starts, 0, 12), (0, 2));
         assert_eq!(token_span(&starts, 4, 8), (1, 2));
         assert_eq!(token_span(&starts, 13, 20), (2, 3));
+    }
+
+    fn mention(start: usize, end: usize, text: &str) -> erx::Mention {
+        erx::Mention {
+            start,
+            end,
+            text: text.to_string(),
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn mentions_of_a_packed_text_go_to_their_own_sentence() {
+        // "Kim met Choe\nChoe left Geneva": sentence 2 starts at code point 13
+        let gold = |tokens: &[&str]| GoldSentence {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            entities: Vec::new(),
+            relations: Vec::new(),
+        };
+        let first = gold(&["Kim", "met", "Choe"]);
+        let second = gold(&["Choe", "left", "Geneva"]);
+        let doc = erx::Document {
+            id: None,
+            entities: vec![
+                erx::Entity {
+                    id: "e0".into(),
+                    label: "PER".into(),
+                    text: "Choe".into(),
+                    score: 1.0,
+                    mentions: vec![mention(8, 12, "Choe"), mention(13, 17, "Choe")],
+                },
+                erx::Entity {
+                    id: "e1".into(),
+                    label: "LOC".into(),
+                    text: "Geneva".into(),
+                    score: 1.0,
+                    mentions: vec![mention(23, 29, "Geneva")],
+                },
+            ],
+            relations: Vec::new(),
+            meta: erx::Meta::default(),
+        };
+        assert_eq!(sentence_chars(&first), 12);
+        let (a, _) = predicted(&first, 0, &doc, None);
+        assert_eq!(a, vec![Span::new(2, 3, "PER")]);
+        let (b, _) = predicted(&second, 13, &doc, None);
+        assert_eq!(b, vec![Span::new(0, 1, "PER"), Span::new(2, 3, "LOC")]);
     }
 }
