@@ -103,13 +103,19 @@ def to_fp16(src, dst):
     onnx.save(m, str(dst))
 
 
-def training_stages(run):
-    """The run and the runs it continued from (--init), oldest first."""
-    stages, seen = [], set()
+def training_stages(run, seen=None):
+    """The run and the runs it continued from (--init) or averaged (scripts/soup.py),
+    oldest first, each once."""
+    stages, seen = [], set() if seen is None else seen
     folder = Path(run)
     while folder and folder.resolve() not in seen and (folder / "labels.json").exists():
         seen.add(folder.resolve())
         meta = json.load(open(folder / "labels.json"))
+        if meta.get("soup"):
+            ingredients = []
+            for r in meta["soup"]:
+                ingredients += training_stages(r, seen)
+            return ingredients + [{"run": folder.name, "soup": meta["soup"], "train_seconds": 0.0}]
         a = meta["args"]
         keep = ("epochs", "batch", "lr", "head_lr", "oversample_conll04", "oversample_crossre", "pack_share",
                 "no_crossre_entities", "open_relations", "rel_pos_weight", "seed", "init")

@@ -346,6 +346,8 @@ fn signature_allows(sigs: &[(String, String)], head: &str, tail: &str) -> bool {
 const PHRASE_EXTENSION: usize = 3;
 /// Widest gap between two mentions that may itself serve as the phrase.
 const GAP_PHRASE: usize = 4;
+/// Longest evidence span (both mentions and what lies between) used as the phrase.
+const EVIDENCE_PHRASE: usize = 8;
 
 /// Picks the words that express a relation between mentions `a` and `b`:
 /// 1. a predicted predicate lying between the two mentions (the most probable one),
@@ -355,8 +357,11 @@ const GAP_PHRASE: usize = 4;
 ///    one to four words are left: titles and roles sit there ("after President" →
 ///    "President", "foreign ministry envoy");
 /// 3. else a predicted predicate at most three words outside the pair;
-/// 4. else an untrimmed gap of one to four words ("of");
-/// 5. otherwise the evidence span from the earlier to the later mention.
+/// 4. else an untrimmed gap of one to four words that is not only punctuation ("of");
+/// 5. else the evidence span from the earlier to the later mention, when it is at most
+///    eight words;
+/// 6. otherwise the predicted predicate closest to either mention (the evidence span
+///    when the sentence has none).
 pub fn choose_phrase(
     a: &Range<usize>,
     b: &Range<usize>,
@@ -394,10 +399,31 @@ pub fn choose_phrase(
     if let Some(p) = near {
         return p.words.clone();
     }
-    if !gap.is_empty() && gap.len() <= GAP_PHRASE {
+    let wordy = gap
+        .clone()
+        .any(|i| words.get(i).is_some_and(|w| w.punct.is_none()));
+    if wordy && gap.len() <= GAP_PHRASE {
         return gap;
     }
-    first.start..second.end.min(n_words)
+    let evidence = first.start..second.end.min(n_words);
+    if evidence.len() <= EVIDENCE_PHRASE {
+        return evidence;
+    }
+    // a whole clause is no phrase: take the predicate closest to either mention
+    let distance = |p: &WordSpan| {
+        let to = |m: &Range<usize>| {
+            if p.words.end <= m.start {
+                m.start - p.words.end
+            } else {
+                p.words.start.saturating_sub(m.end)
+            }
+        };
+        to(first).min(to(second))
+    };
+    predicates
+        .iter()
+        .min_by_key(|p| distance(p))
+        .map_or(evidence, |p| p.words.clone())
 }
 
 /// `span` without punctuation or function words at either edge (possibly empty).
@@ -637,7 +663,21 @@ mod tests {
         assert_eq!(choose_phrase(&(0..2), &(4..5), &[], &w[..6]), 2..4);
         assert_eq!(choose_phrase(&(4..5), &(0..2), &[], &w[..6]), 2..4);
         assert_eq!(choose_phrase(&(0..1), &(1..2), &[], &w[..6]), 0..2);
-        assert_eq!(choose_phrase(&(0..1), &(8..9), &[], &w), 0..9);
+        assert_eq!(choose_phrase(&(0..1), &(7..8), &[], &w), 0..8);
+        // [Lamamra] , [Sudan]: a comma alone is no phrase
+        let w = marked(3, &[], &[1]);
+        assert_eq!(choose_phrase(&(0..1), &(2..3), &[], &w), 0..3);
+    }
+
+    #[test]
+    fn a_long_evidence_span_gives_way_to_the_closest_predicate() {
+        // "said [X] , who ... , [Y] ... reported": 11 words from X to Y, predicates
+        // only farther than three words outside the pair
+        let w = words(&[1; 22]);
+        let preds = [pred(0..1, 0.9), pred(21..22, 0.99)];
+        assert_eq!(choose_phrase(&(5..6), &(15..16), &preds, &w), 0..1);
+        // no predicate at all: the evidence is all there is
+        assert_eq!(choose_phrase(&(5..6), &(15..16), &[], &w), 5..16);
     }
 
     #[test]
