@@ -206,6 +206,33 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,)):
     return out
 
 
+def eval_open(runner, path, threshold=0.5):
+    """open/subject-object on silver OIE2016 dev pairs (scripts/silver_oie.py --split dev),
+    given the silver mentions: which ordered mention pairs does a predicate link?"""
+    rels = runner.card["relations"]
+    use = [i for i, r in enumerate(rels) if r["schema"] == "open"]
+    if not use:
+        return None
+    K = runner.card["relation_rank"]
+    records = [json.loads(line) for line in open(path, encoding="utf-8")]
+    sents = [D.Sentence("oie2016", r["tokens"]) for r in records]
+    gold, pred = [], []
+    for rec, sent, (enc, _ent, head, tail) in zip(records, sents, runner.run([s.text for s in sents])):
+        align = align_words_to_tokens(enc, sent.token_starts)
+        spans = []
+        for s_, e_, _t in rec["mentions"]:
+            ws = [w for w, (ti, _f) in enumerate(align) if s_ <= ti < e_]
+            spans.append((min(ws), max(ws) + 1) if ws else None)
+        ok = [i for i, sp in enumerate(spans) if sp]
+        R = head.shape[-2] if head.ndim == 3 else head.shape[-1] // K
+        probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K),
+                            [spans[i] for i in ok])
+        gold.append([(h, t, "subject-object") for h, t, _l in rec["relations"]])
+        pred.append([(ok[a], ok[b], "subject-object") for a in range(len(ok)) for b in range(len(ok))
+                     if a != b and probs[a, b, use[0]] >= threshold])
+    return score(gold, pred, lambda x: x[2])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="model folder (erx.json, tokenizer.json, model.onnx)")
@@ -219,6 +246,8 @@ def main():
                          "`erx eval --context N` does (1: each sentence alone)")
     ap.add_argument("--limit", type=int, default=None, help="first N CoNLL-2003 sentences only")
     ap.add_argument("--sweep", action="store_true", help="also report relation F1 at other thresholds")
+    ap.add_argument("--open", default=None, metavar="JSONL",
+                    help="also score open/subject-object on silver OIE2016 dev pairs (scripts/silver_oie.py --split dev)")
     ap.add_argument("--out", default=None, help="write the scores as JSON here")
     ap.add_argument("--update-card", action="store_true", help="store dev scores and signatures in erx.json")
     args = ap.parse_args()
@@ -230,14 +259,16 @@ def main():
     sigs = conll04_signatures(data / "conll04/train.json")
     ths = (0.5, 0.3, 0.4, 0.6, 0.7) if args.sweep else (0.5,)
     c04 = eval_conll04(runner, data / "conll04/dev.json", sigs, ths)
+    opened = eval_open(runner, args.open) if args.open else None
     result = {"onnx": args.onnx or runner.card["onnx"]["file"], "conll2003_dev": {"sentences": n, **ner},
-              "conll04_dev": c04, "seconds": round(time.time() - t0, 1)}
+              "conll04_dev": c04, "oie2016_dev_open": opened, "seconds": round(time.time() - t0, 1)}
     print(json.dumps({"conll2003_dev_entity_f1": ner["micro"]["f1"],
                       "conll2003_per_type": {k: v["f1"] for k, v in ner["per_label"].items()},
                       "conll04_dev_relation_f1": c04["relations"]["micro"]["f1"],
                       "conll04_relation_per_type": {k: v["f1"] for k, v in c04["relations"]["per_label"].items()},
                       "conll04_dev_entity_f1": c04["entities"]["micro"]["f1"],
                       "sweep": {k: v["micro"]["f1"] for k, v in c04["relations_by_threshold"].items()},
+                      "oie2016_dev_open_silver": opened["micro"] if opened else None,
                       "seconds": result["seconds"]}, indent=1))
     if args.out:
         json.dump(result, open(args.out, "w"), indent=1)
@@ -249,10 +280,15 @@ def main():
                 r["signatures"] = sigs[r["label"]]
         card["dev_scores"] = {
             "measured_with": "scripts/evaluate.py (onnxruntime, the shipped ONNX file)",
-            "conll2003_dev_entities": {"micro": ner["micro"], "per_type": ner["per_label"]},
+            "conll2003_dev_entities": {"micro": ner["micro"], "per_type": ner["per_label"],
+                                       "context_sentences": args.context},
             "conll04_dev_relations": {"micro": c04["relations"]["micro"], "per_type": c04["relations"]["per_label"],
                                       "threshold": 0.5},
         }
+        if opened:
+            card["dev_scores"]["oie2016_dev_open_silver"] = {
+                "micro": opened["micro"], "threshold": 0.5,
+                "note": "pairs from scripts/silver_oie.py --split dev: gold OIE2016 tuples over this model's entities"}
         json.dump(card, open(path, "w"), indent=2)
         print(f"updated {path}")
 

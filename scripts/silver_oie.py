@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Silver "open" relations from OIE2016 train: entity pairs joined by a predicate.
+"""Silver "open" relations from OIE2016: entity pairs joined by a predicate.
 
 OIE2016 marks predicates and their arguments but not entities. A trained erx model tags
 the entities of each sentence; a tuple whose subject (arg0) and a later argument both
@@ -9,6 +9,7 @@ learns which entity pairs a predicate links, e.g. "North Korean agents assassina
 Kim Jong-nam". The phrase comes from the predicate head at run time.
 
   .venv/bin/python scripts/silver_oie.py --model models/erx-news-v1 --out runs/oie-silver.jsonl
+  .venv/bin/python scripts/silver_oie.py --model models/erx-news-v1 --split dev --out runs/oie-silver-dev.jsonl
 
 Writes one JSON object per sentence that has at least two mentions:
 {"tokens", "mentions": [[start, end, type]], "relations": [[head, tail, label]]}
@@ -64,6 +65,8 @@ def main():
     ap.add_argument("--model", required=True, help="model folder used to tag entities")
     ap.add_argument("--data", default="../shared/datasets")
     ap.add_argument("--out", required=True, help="JSONL file to write")
+    ap.add_argument("--split", default="train", choices=["train", "dev"],
+                    help="dev: held-out pairs for scripts/evaluate.py --open")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -71,7 +74,7 @@ def main():
 
     runner = E.Runner(args.model, None, args.threads, 1)
     tags = runner.card["entity_tags"]
-    tuples = read_tuples(Path(args.data) / "oie2016/train.oie")
+    tuples = read_tuples(Path(args.data) / f"oie2016/{args.split}.oie")
     sents = [D.Sentence("oie2016", s.split(" ")) for s in tuples]
     kept = rels = 0
     with open(args.out, "w", encoding="utf-8") as f:

@@ -6,7 +6,7 @@ basin; their mean is usually better than each. Relation labels that only some ru
 (appended at the end of the label list, see train.py --open-relations) are averaged over
 the runs that have them.
 
-  .venv/bin/python scripts/soup.py --runs runs/v4 runs/v5 --out runs/soup
+  .venv/bin/python scripts/soup.py --runs runs/v4 runs/v5 --out runs/soup45 --drop-schema open
 
 Writes OUT/model.pt and OUT/labels.json (the label set of the run with the most relation
 labels, plus "soup": the runs averaged) for scripts/export.py.
@@ -23,6 +23,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", nargs="+", required=True, help="run folders (model.pt, labels.json)")
     ap.add_argument("--out", required=True, help="run folder to write")
+    ap.add_argument("--drop-schema", nargs="*", default=[],
+                    help="remove these relation schemas (their labels must be last), e.g. open")
     args = ap.parse_args()
 
     metas = [json.load(open(Path(r) / "labels.json")) for r in args.runs]
@@ -48,10 +50,21 @@ def main():
                 count[: v.shape[0]] += 1
         shape = (-1,) + (1,) * (target.dim() - 1) if target.dim() else ()
         out_state[key] = (total / count.view(shape)).to(target.dtype)
+    meta = dict(metas[widest])
+    if args.drop_schema:
+        labels = meta["relations"]
+        keep = [i for i, (schema, _l) in enumerate(labels) if schema not in args.drop_schema]
+        if keep != list(range(len(keep))):
+            raise SystemExit("--drop-schema: only labels at the end of the list can be dropped")
+        rank = meta["rel_rank"] - 1  # the card's rank counts the bias slot
+        for key in ("rel_h.weight", "rel_h.bias", "rel_t.weight", "rel_t.bias"):
+            out_state[key] = out_state[key][: len(keep) * rank].clone()
+        out_state["rel_bias"] = out_state["rel_bias"][: len(keep)].clone()
+        meta["relations"] = [labels[i] for i in keep]
+        meta["dropped_schemas"] = args.drop_schema
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(out_state, out / "model.pt")
-    meta = dict(metas[widest])
     meta["soup"] = [str(r) for r in args.runs]
     meta["args"] = dict(meta["args"], init=None)
     meta["steps"] = None
