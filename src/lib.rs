@@ -13,7 +13,7 @@
 //! | tokenize | [`tokenize`] | word pieces, byte offsets, casing side input |
 //! | window | [`window`] | sentences packed into model windows, long ones chunked with overlap |
 //! | model | [`infer`] | ONNX Runtime sessions, batched forward passes |
-//! | decode | [`decode`] | BIO repair, mentions, relation scores, phrases (pure) |
+//! | decode | [`decode`] | BIO Viterbi, mentions, relation scores, phrases (pure) |
 //! | document | [`document`] | entity merging, output schema, code-point offsets |
 //!
 //! [`Extractor`] ties them together. Offsets in the output are Unicode **code-point**

@@ -55,7 +55,7 @@ def model_card(model_dir):
     card = Path(model_dir) / "erx.json"
     if not card.is_file():
         sys.exit(f"error: no model card {card}. The model folder is written by "
-                 f"`.venv/bin/python scripts/export.py --run runs/v1 --out {model_dir}` "
+                 f"`.venv/bin/python scripts/export.py --run runs/soup45 --out {model_dir}` "
                  "(after scripts/train.py); or pass --model DIR.")
     return json.load(open(card))
 

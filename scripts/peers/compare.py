@@ -124,7 +124,7 @@ def main():
     ap.add_argument("--conll-limit", type=int, default=None, help="score only the first N sentences")
     ap.add_argument("--model", default=common.MODEL, help="erx model folder")
     ap.add_argument("--erx", default="target/release/erx", help="erx binary")
-    ap.add_argument("--torch-run", default="runs/v3", help="training run for the torch peer")
+    ap.add_argument("--torch-run", default="runs/soup45", help="training run for the torch peer")
     ap.add_argument("--torch-python", default=".venv/bin/python", help="Python with torch")
     ap.add_argument("--out", default="scripts/out/peers", help="output folder")
     ap.add_argument("--seed", type=int, default=13)

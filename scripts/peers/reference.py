@@ -7,7 +7,7 @@ Each document is tokenised whole (scripts/erxlib/features.py: input_ids, word-sh
 case_ids), its word pieces cut into consecutive chunks of max_tokens-2, each chunk wrapped
 in [CLS] ... [SEP]; chunks are padded to the longest in their batch and run 32 at a time;
 the logits go back to document positions and words are decoded with
-scripts/erxlib/decode.py (word-level BIO, conlleval repair).
+scripts/erxlib/decode.py (word-level BIO, Viterbi).
 
   .venv-peers/bin/python scripts/peers/reference.py bench --limit 200 --threads 2
   .venv-peers/bin/python scripts/peers/reference.py eval --conll ../shared/datasets/conll2003/dev.txt

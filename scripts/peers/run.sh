@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command for the peer benchmark: erx vs the Python reference (tokenizers +
-# onnxruntime), spaCy en_core_web_md and, when the training venv and runs/v1 exist, PyTorch.
+# onnxruntime), spaCy en_core_web_md and, when the training venv and runs/soup45 exist, PyTorch.
 #
 #   bash scripts/peers/run.sh                      # defaults: 200 docs, 2 threads, 3 rounds
 #   bash scripts/peers/run.sh --limit 50 --rounds 1 --conll-limit 500

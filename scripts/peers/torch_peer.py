@@ -4,8 +4,8 @@ labels.json, loaded as scripts/export.py does) run by PyTorch in fp32 on the CPU
 reference pipeline's chunking, batching and decoding (reference.py). Needs the training
 environment (.venv, torch); compare.py skips this peer when that or the run is missing.
 
-  .venv/bin/python scripts/peers/torch_peer.py bench --run runs/v1 --limit 200 --threads 2
-  .venv/bin/python scripts/peers/torch_peer.py eval --run runs/v1
+  .venv/bin/python scripts/peers/torch_peer.py bench --run runs/soup45 --limit 200 --threads 2
+  .venv/bin/python scripts/peers/torch_peer.py eval --run runs/soup45
 """
 
 from pathlib import Path
@@ -39,7 +39,7 @@ class TorchPeer(Reference):
 
 
 def add_args(ap):
-    ap.add_argument("--run", default="runs/v1", help="training run folder (model.pt, labels.json)")
+    ap.add_argument("--run", default="runs/soup45", help="training run folder (model.pt, labels.json)")
     ap.add_argument("--model", default=common.MODEL, help="erx model folder (for tokenizer.json)")
 
 
