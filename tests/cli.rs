@@ -276,3 +276,48 @@ fn eval_scores_gold_files() {
         "3 gold entities"
     );
 }
+
+#[test]
+fn eval_with_context_scores_every_gold_sentence_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gold = dir.path().join("gold.txt");
+    let sentence =
+        "Choe B-PER\nSon I-PER\nHui I-PER\nmet O\nKim B-PER\nin O\nGeneva B-LOC\n. O\n\n";
+    std::fs::write(&gold, sentence.repeat(7)).expect("write");
+    let path = gold.to_string_lossy();
+    let mut gold_counts = Vec::new();
+    for context in ["1", "3", "7"] {
+        let out = erx(
+            &[
+                "eval",
+                "--format",
+                "conll2003",
+                &path,
+                "--json",
+                "--context",
+                context,
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["sentences"], 7);
+        assert_eq!(v["context"].as_u64(), context.parse().ok());
+        let micro = &v["entities"]["micro"];
+        gold_counts.push(micro["tp"].as_u64().unwrap_or(0) + micro["fn"].as_u64().unwrap_or(0));
+    }
+    assert_eq!(
+        gold_counts,
+        vec![21, 21, 21],
+        "3 gold entities in each of 7 sentences"
+    );
+    let out = erx(
+        &["eval", "--format", "conll2003", &path, "--context", "0"],
+        None,
+    );
+    assert!(!out.status.success(), "--context 0 must be refused");
+}
