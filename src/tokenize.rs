@@ -91,12 +91,18 @@ const FUNCTION_WORDS: &[&str] = &[
     "their", "they", "this", "to", "was", "were", "which", "who", "with",
 ];
 
-/// True when `word` is in [`FUNCTION_WORDS`] (ASCII case-insensitive).
+/// True when `word` is in [`FUNCTION_WORDS`] (ASCII case-insensitive). Runs for every
+/// word of every document, so it lower-cases into a stack buffer instead of allocating.
 pub fn is_function_word(word: &str) -> bool {
-    word.len() <= 7
-        && FUNCTION_WORDS
-            .binary_search(&word.to_ascii_lowercase().as_str())
-            .is_ok()
+    let mut buf = [0u8; 7];
+    let bytes = word.as_bytes();
+    if bytes.is_empty() || bytes.len() > buf.len() {
+        return false;
+    }
+    for (b, c) in buf.iter_mut().zip(bytes) {
+        *b = c.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..bytes.len()]).is_ok_and(|w| FUNCTION_WORDS.binary_search(&w).is_ok())
 }
 
 /// A sentence as word pieces, without special tokens.
@@ -353,7 +359,15 @@ mod tests {
         for w in ["the", "The", "OF", "after", "s"] {
             assert!(is_function_word(w), "{w}");
         }
-        for w in ["President", "envoy", "denied", "Theresa", ""] {
+        for w in [
+            "President",
+            "envoy",
+            "denied",
+            "Theresa",
+            "",
+            "dé",
+            "of the",
+        ] {
             assert!(!is_function_word(w), "{w}");
         }
     }
