@@ -91,8 +91,9 @@ const FUNCTION_WORDS: &[&str] = &[
     "their", "they", "this", "to", "was", "were", "which", "who", "with",
 ];
 
-/// True when `word` is in [`FUNCTION_WORDS`] (ASCII case-insensitive). Runs for every
-/// word of every document, so it lower-cases into a stack buffer instead of allocating.
+/// True when `word` is a closed-class English word ("the", "of", "after", "was"; ASCII
+/// case-insensitive). Runs for every word of every document, so it lower-cases into a
+/// stack buffer instead of allocating.
 pub fn is_function_word(word: &str) -> bool {
     let mut buf = [0u8; 7];
     let bytes = word.as_bytes();
