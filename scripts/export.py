@@ -118,11 +118,11 @@ def training_stages(run, seen=None):
             soup = {"run": folder.name, "soup": meta["soup"], "train_seconds": 0.0}
             if meta.get("dropped_schemas"):
                 soup["dropped_schemas"] = meta["dropped_schemas"]
-            return ingredients + [soup]
+            return ingredients + [soup] + stages[::-1]
         a = meta["args"]
         keep = ("epochs", "batch", "lr", "head_lr", "oversample_conll04", "oversample_crossre", "pack_share",
                 "no_crossre_entities", "pack_fill", "open_relations", "rel_pos_weight", "seed", "init")
-        stages.append({"run": folder.name, **{k: a[k] for k in keep if a.get(k) not in (None, False)},
+        stages.append({"run": folder.name, **{k: a[k] for k in keep if a.get(k) is not None and a.get(k) is not False},
                        "steps": meta.get("steps"), "train_seconds": meta.get("train_seconds")})
         folder = Path(a["init"]).parent if a.get("init") else None
     return stages[::-1]

@@ -45,9 +45,12 @@ def main():
             if v.shape == target.shape:
                 total += v
                 count += 1
-            else:  # fewer relation labels: average its rows into the leading ones
+            elif key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and v.shape[1:] == target.shape[1:]:
+                # fewer relation labels: average its rows into the leading ones
                 total[: v.shape[0]] += v
                 count[: v.shape[0]] += 1
+            else:
+                raise SystemExit(f"{key}: shapes {tuple(v.shape)} and {tuple(target.shape)} cannot be averaged")
         shape = (-1,) + (1,) * (target.dim() - 1) if target.dim() else ()
         out_state[key] = (total / count.view(shape)).to(target.dtype)
     meta = dict(metas[widest])

@@ -38,12 +38,14 @@ def load_init(model, state):
     the end of the label list, so their projection rows start fresh while the old labels
     keep theirs."""
     own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise SystemExit(f"--init does not fit this model: missing {missing}, unexpected {unexpected}")
     for key, value in state.items():
-        if key not in own:
-            continue
         if own[key].shape == value.shape:
             own[key] = value
-        elif key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and own[key].shape[1:] == value.shape[1:]:
+        elif (key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and own[key].shape[1:] == value.shape[1:]
+              and value.shape[0] <= own[key].shape[0]):
             own[key][: value.shape[0]] = value
         else:
             raise SystemExit(f"--init: {key} has shape {tuple(value.shape)}, model wants {tuple(own[key].shape)}")

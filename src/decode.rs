@@ -422,7 +422,11 @@ pub fn choose_phrase(
     };
     predicates
         .iter()
-        .min_by_key(|p| distance(p))
+        .min_by(|x, y| {
+            distance(x)
+                .cmp(&distance(y))
+                .then(y.score.total_cmp(&x.score))
+        })
         .map_or(evidence, |p| p.words.clone())
 }
 

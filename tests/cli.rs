@@ -321,3 +321,27 @@ fn eval_with_context_scores_every_gold_sentence_once() {
     );
     assert!(!out.status.success(), "--context 0 must be refused");
 }
+
+#[test]
+fn eval_refuses_context_for_relation_formats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gold = dir.path().join("gold.json");
+    std::fs::write(&gold, "[]").expect("write");
+    let out = erx(
+        &[
+            "eval",
+            "--format",
+            "conll04",
+            &gold.to_string_lossy(),
+            "--context",
+            "4",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--context applies to --format conll2003 only"),
+        "{err}"
+    );
+}

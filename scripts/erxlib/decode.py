@@ -28,19 +28,26 @@ def _may_follow(prev, nxt):
     return prev is not None and prev[0] in ("B", "I") and prev[1] == nxt[1]
 
 
+def _log_softmax32(row):
+    """log-softmax in float32, computed as src/decode.rs log_softmax does."""
+    x = np.asarray(row, dtype=np.float32)
+    m = x.max()
+    return x - m - np.float32(np.log(np.exp(x - m).sum(dtype=np.float32)))
+
+
 def best_tags(enc: Encoded, logits, tags):
     """Most probable BIO-valid tag sequence over words (read at first pieces): Viterbi,
-    exactly as src/decode.rs best_tags. Returns [(tag index, probability)] per word."""
-    if not enc.words:
+    as src/decode.rs best_tags (float32 sums, first index wins ties). Returns
+    [(tag index, probability)] per word."""
+    if not enc.words or not tags:
         return []
     kinds = [_tag_kind(t) for t in tags]
-    n = len(tags)
-    lp = [np.log(softmax(np.asarray(logits[ft][:n], dtype=np.float32)).astype(np.float64))
-          for _s, _e, ft, _lt in enc.words]
-    score = [lp[0][k] if _may_follow(None, kinds[k]) else -np.inf for k in range(n)]
+    n = min(len(tags), len(logits[enc.words[0][2]]))
+    lp = [_log_softmax32(logits[ft][:n]) for _s, _e, ft, _lt in enc.words]
+    score = [lp[0][k] if _may_follow(None, kinds[k]) else np.float32(-np.inf) for k in range(n)]
     back = []
     for em in lp[1:]:
-        nxt, frm = [-np.inf] * n, [0] * n
+        nxt, frm = [np.float32(-np.inf)] * n, [0] * n
         for k in range(n):
             for j in range(n):
                 if score[j] > nxt[k] and _may_follow(kinds[j], kinds[k]):

@@ -138,6 +138,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         ..args.model.options()?
     };
     let context = usize::from(args.context);
+    if context > 1 && schema.is_some() {
+        anyhow::bail!(
+            "--context applies to --format conll2003 only: erx keeps one relation per entity \
+             pair and label in a text, so packing {} sentences together would merge their \
+             relations. fix: drop --context for relation scoring",
+            args.format
+        );
+    }
     let extractor = args.model.load(options)?;
     let start = Instant::now();
     let mut entity_scorer: Scorer<Span> = Scorer::new();
