@@ -42,7 +42,8 @@ pub struct EvalArgs {
     limit: Option<usize>,
     /// Feed N consecutive gold sentences as one text, one sentence per line, so each is
     /// read beside its neighbours as on an article (windows are packed the same way).
-    /// 1 reads every sentence alone.
+    /// 1 reads every sentence alone. conll2003 only: relations are kept once per entity
+    /// pair in a text, so relation formats are scored one sentence at a time.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     context: u16,
     #[command(flatten)]
