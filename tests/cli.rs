@@ -29,6 +29,15 @@ fn erx(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("wait erx")
 }
 
+/// Fails the test with erx's stderr unless it exited successfully.
+fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn lines(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out)
         .lines()
@@ -122,11 +131,7 @@ fn output_file_and_text_inputs() {
         out_path.to_string_lossy(),
     );
     let out = erx(&["extract", &t, &j, "-o", &o, "--quiet"], None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let recs = lines(&std::fs::read(&out_path).expect("read"));
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0]["id"], "note.txt");
@@ -228,11 +233,7 @@ fn bench_reports_throughput_as_json() {
         &["bench", &dump.to_string_lossy(), "--json", "--warmup", "1"],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["documents"], 6);
     assert!(v["words_per_s"].as_f64().unwrap_or(0.0) > 0.0);
@@ -262,11 +263,7 @@ fn eval_scores_gold_files() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["sentences"], 2);
     let micro = &v["entities"]["micro"];
@@ -299,11 +296,7 @@ fn eval_with_context_scores_every_gold_sentence_once() {
             ],
             None,
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(v["sentences"], 7);
         assert_eq!(v["context"].as_u64(), context.parse().ok());
