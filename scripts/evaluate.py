@@ -66,13 +66,21 @@ class Runner:
         self.sess = ort.InferenceSession(str(onnx_path or Path(model_dir) / self.card["onnx"]["file"]), so,
                                          providers=["CPUExecutionProvider"])
 
-    def run(self, texts, batch=1):
-        """Yields (Encoded, entity_logits, rel_head, rel_tail) per text, in order."""
+    def forward(self, ids, case, mask):
+        """One forward pass; returns the outputs by their card role (entity_logits, ...)."""
+        names = self.card["inputs"]
+        feeds = {names["input_ids"]: ids, names["attention_mask"]: mask}
+        if names.get("case_ids"):
+            feeds[names["case_ids"]] = case
+        out = dict(zip([o.name for o in self.sess.get_outputs()], self.sess.run(None, feeds)))
+        return {role: out[name] for role, name in self.card["outputs"].items()}
+
+    def run(self, texts):
+        """Returns (Encoded, entity_logits, rel_head, rel_tail) per text, in order."""
         batch = self.batch
         encs = [encode(self.tok, t) for t in texts]
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].input_ids))
         results = [None] * len(encs)
-        names = self.card["inputs"]
         for b in range(0, len(order), batch):
             idx = order[b:b + batch]
             L = max(len(encs[i].input_ids) for i in idx)
@@ -82,23 +90,17 @@ class Runner:
             for r, i in enumerate(idx):
                 n = len(encs[i].input_ids)
                 ids[r, :n], case[r, :n], mask[r, :n] = encs[i].input_ids, encs[i].case_ids, 1
-            feeds = {names["input_ids"]: ids, names["attention_mask"]: mask}
-            if names.get("case_ids"):
-                feeds[names["case_ids"]] = case
-            out = dict(zip([o.name for o in self.sess.get_outputs()], self.sess.run(None, feeds)))
-            o = self.card["outputs"]
+            out = self.forward(ids, case, mask)
             for r, i in enumerate(idx):
                 n = len(encs[i].input_ids)
-                results[i] = (encs[i], out[o["entity_logits"]][r, :n], out[o["rel_head"]][r, :n], out[o["rel_tail"]][r, :n])
+                results[i] = (encs[i], out["entity_logits"][r, :n], out["rel_head"][r, :n], out["rel_tail"][r, :n])
         return results
-
 
     def run_context(self, texts, context):
         """Like run(), but `context` consecutive texts at a time are packed into shared
         windows as the Rust pipeline packs an article's sentences (greedy, at most
         max_tokens - 2 pieces; a longer sentence gets a window of its own)."""
         budget = self.card["max_tokens"] - 2
-        names, o = self.card["inputs"], self.card["outputs"]
         encs = [encode(self.tok, t) for t in texts]
         results = [None] * len(encs)
         windows = []
@@ -122,13 +124,10 @@ class Runner:
             ids.append(encs[win[0]].input_ids[-1])
             case.append(0)
             ids, case = np.array([ids], np.int64), np.array([case], np.int64)
-            feeds = {names["input_ids"]: ids, names["attention_mask"]: np.ones_like(ids)}
-            if names.get("case_ids"):
-                feeds[names["case_ids"]] = case
-            out = dict(zip([x.name for x in self.sess.get_outputs()], self.sess.run(None, feeds)))
+            out = self.forward(ids, case, np.ones_like(ids))
             for i, p in zip(win, pos):
                 n = len(encs[i].input_ids)
-                rows = [out[o[k]][0] for k in ("entity_logits", "rel_head", "rel_tail")]
+                rows = [out[k][0] for k in ("entity_logits", "rel_head", "rel_tail")]
                 # re-frame as [CLS] sentence [SEP] so callers index pieces as in run()
                 framed = []
                 for r in rows:

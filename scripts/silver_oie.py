@@ -42,6 +42,9 @@ def read_tuples(path):
 
 
 def locate(tokens, arg):
+    """First exact, case-sensitive occurrence of an argument's tokens. Not
+    data.find_phrase: that one aligns free-text explanations case-insensitively, which
+    here would pick other occurrences and change the silver pairs (482 -> 484)."""
     words = arg.split(" ")
     n = len(words)
     for i in range(len(tokens) - n + 1):
