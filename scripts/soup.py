@@ -14,9 +14,13 @@ labels, plus "soup": the runs averaged) for scripts/export.py.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from erxlib.model import RELATION_TENSORS  # noqa: E402
 
 
 def main():
@@ -45,7 +49,7 @@ def main():
             if v.shape == target.shape:
                 total += v
                 count += 1
-            elif key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and v.shape[1:] == target.shape[1:]:
+            elif key in RELATION_TENSORS and v.shape[1:] == target.shape[1:]:
                 # fewer relation labels: average its rows into the leading ones
                 total[: v.shape[0]] += v
                 count[: v.shape[0]] += 1
@@ -60,9 +64,9 @@ def main():
         if keep != list(range(len(keep))):
             raise SystemExit("--drop-schema: only labels at the end of the list can be dropped")
         rank = meta["rel_rank"] - 1  # the card's rank counts the bias slot
-        for key in ("rel_h.weight", "rel_h.bias", "rel_t.weight", "rel_t.bias"):
-            out_state[key] = out_state[key][: len(keep) * rank].clone()
-        out_state["rel_bias"] = out_state["rel_bias"][: len(keep)].clone()
+        for key in RELATION_TENSORS:
+            rows = len(keep) if key == "rel_bias" else len(keep) * rank
+            out_state[key] = out_state[key][:rows].clone()
         meta["relations"] = [labels[i] for i in keep]
         meta["dropped_schemas"] = args.drop_schema
     out = Path(args.out)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erxlib import data as D  # noqa: E402
 from erxlib.decode import entity_tags  # noqa: E402
 from erxlib.features import CASE_CLASSES, align_words_to_tokens, encode  # noqa: E402
-from erxlib.model import ErxModel, load_config, load_pretrained  # noqa: E402
+from erxlib.model import RELATION_TENSORS, ErxModel, load_config, load_pretrained  # noqa: E402
 
 IGNORE = -100
 
@@ -44,7 +44,7 @@ def load_init(model, state):
     for key, value in state.items():
         if own[key].shape == value.shape:
             own[key] = value
-        elif (key.split(".")[0] in ("rel_h", "rel_t", "rel_bias") and own[key].shape[1:] == value.shape[1:]
+        elif (key in RELATION_TENSORS and own[key].shape[1:] == value.shape[1:]
               and value.shape[0] <= own[key].shape[0]):
             own[key][: value.shape[0]] = value
         else:

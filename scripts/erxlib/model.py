@@ -71,6 +71,11 @@ class Layer(nn.Module):
         return self.ln2(x + self.drop(y))
 
 
+# Parameters whose first dimension grows with the relation label list (rel_h/rel_t hold
+# `rel_rank` rows per label); labels are only ever appended, so old rows keep their place.
+RELATION_TENSORS = ("rel_h.weight", "rel_h.bias", "rel_t.weight", "rel_t.bias", "rel_bias")
+
+
 class ErxModel(nn.Module):
     def __init__(self, cfg, n_entity_tags, n_relations, rel_rank=32, n_case=6):
         super().__init__()
