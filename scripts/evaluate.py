@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erxlib import data as D  # noqa: E402
-from erxlib.decode import decode_entities, score_pairs  # noqa: E402
+from erxlib.decode import decode_entities, harmonise_labels, score_pairs  # noqa: E402
 from erxlib.features import align_words_to_tokens, encode  # noqa: E402
 
 CONLL04_EVAL_TYPES = {"Peop": "PER", "Org": "ORG", "Loc": "LOC", "Other": "MISC"}
@@ -146,14 +146,19 @@ def word_spans_to_tokens(enc, sent, spans):
     return [(align[a][0], align[b - 1][0] + 1, t) for a, b, t, *_ in spans]
 
 
-def eval_conll2003(runner, path, limit=None, context=1):
+def eval_conll2003(runner, path, limit=None, context=1, harmonise=True):
+    """Each group of `context` consecutive sentences is one document, as in `erx eval`:
+    mentions of one name share a label within it unless `harmonise` is off."""
     sents = D.read_conll2003(path)[:limit]
     tags = runner.card["entity_tags"]
-    gold, pred = [], []
-    for sent, (enc, ent, _h, _t) in zip(sents, runner.run_any([s.text for s in sents], context)):
-        gold.append(sent.entities)
-        pred.append(word_spans_to_tokens(enc, sent, decode_entities(enc, ent, tags)))
-    return score(gold, pred, lambda x: x[2]), len(sents)
+    decoded = [(enc, decode_entities(enc, ent, tags))
+               for enc, ent, _h, _t in runner.run_any([s.text for s in sents], context)]
+    pred = []
+    for g in range(0, len(sents), context):
+        group = decoded[g:g + context]
+        spans = harmonise_labels(group) if harmonise else [sp for _enc, sp in group]
+        pred += [word_spans_to_tokens(enc, sent, sp) for (enc, _), sent, sp in zip(group, sents[g:g + context], spans)]
+    return score([s.entities for s in sents], pred, lambda x: x[2]), len(sents)
 
 
 def conll04_signatures(path):
@@ -165,7 +170,7 @@ def conll04_signatures(path):
     return {k: sorted(v) for k, v in sig.items()}
 
 
-def eval_conll04(runner, path, signatures, thresholds=(0.5,)):
+def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
     sents = D.read_conll04(path)
     tags = runner.card["entity_tags"]
     rels = runner.card["relations"]
@@ -178,6 +183,8 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,)):
         gold_e.append(typed)
         gold_r.append([(typed[h], typed[t], label) for h, t, label in sent.relations])
         spans = decode_entities(enc, ent, tags)
+        if harmonise:
+            [spans] = harmonise_labels([(enc, spans)])
         toks = word_spans_to_tokens(enc, sent, spans)
         pred_e.append(toks)
         R = head.shape[-1] // K if head.ndim == 2 else head.shape[-2]
@@ -243,6 +250,9 @@ def main():
     ap.add_argument("--context", type=int, default=1,
                     help="CoNLL-2003: pack N consecutive sentences into shared windows, as "
                          "`erx eval --context N` does (1: each sentence alone)")
+    ap.add_argument("--sentence-labels", action="store_true",
+                    help="keep each mention's own label, as `erx eval --sentence-labels` "
+                         "(default: one label per name in a document)")
     ap.add_argument("--limit", type=int, default=None, help="first N CoNLL-2003 sentences only")
     ap.add_argument("--sweep", action="store_true", help="also report relation F1 at other thresholds")
     ap.add_argument("--open", default=None, metavar="JSONL",
@@ -254,10 +264,11 @@ def main():
     data = Path(args.data)
     t0 = time.time()
     runner = Runner(args.model, args.onnx, args.threads, args.batch)
-    ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit, args.context)
+    harmonise = not args.sentence_labels
+    ner, n = eval_conll2003(runner, data / "conll2003/dev.txt", args.limit, args.context, harmonise)
     sigs = conll04_signatures(data / "conll04/train.json")
     ths = (0.5, 0.3, 0.4, 0.6, 0.7) if args.sweep else (0.5,)
-    c04 = eval_conll04(runner, data / "conll04/dev.json", sigs, ths)
+    c04 = eval_conll04(runner, data / "conll04/dev.json", sigs, ths, harmonise)
     opened = eval_open(runner, args.open) if args.open else None
     result = {"onnx": args.onnx or runner.card["onnx"]["file"], "conll2003_dev": {"sentences": n, **ner},
               "conll04_dev": c04, "oie2016_dev_open": opened, "seconds": round(time.time() - t0, 1)}
@@ -280,7 +291,7 @@ def main():
         card["dev_scores"] = {
             "measured_with": "scripts/evaluate.py (onnxruntime, the shipped ONNX file)",
             "conll2003_dev_entities": {"micro": ner["micro"], "per_type": ner["per_label"],
-                                       "context_sentences": args.context},
+                                       "context_sentences": args.context, "one_label_per_name": harmonise},
             "conll04_dev_relations": {"micro": c04["relations"]["micro"], "per_type": c04["relations"]["per_label"],
                                       "threshold": 0.5},
         }

@@ -88,21 +88,40 @@ pub fn decode_entities(words: &[Word], rows: &dyn TokenRows, tags: &[String]) ->
 }
 
 /// Drops punctuation words at the start of a mention, and at its end unless it is a
-/// period glued to the word before ("U.S.", "Inc."), so "-" in "pro-Trump" or a stray
-/// quote is never a mention. `None` when nothing is left.
+/// period glued to the word before ("U.S.", "Inc.") or a bracket that closes one opened
+/// inside the mention ("Proleter (Z)"), so "-" in "pro-Trump" or a stray quote is never a
+/// mention. `None` when nothing is left.
 pub fn trim_punctuation(words: &[Word], mut span: Range<usize>) -> Option<Range<usize>> {
     while span.start < span.end && words[span.start].punct.is_some() {
         span.start += 1;
     }
     while span.start < span.end {
         let last = &words[span.end - 1];
+        let inner = &words[span.start..span.end - 1];
         match last.punct {
-            Some('.') if last.attached && span.end - 1 > span.start => break,
+            Some('.') if last.attached && !inner.is_empty() => break,
+            Some(close) if opens_inside(close, inner) => break,
             Some(_) => span.end -= 1,
             None => break,
         }
     }
     (!span.is_empty()).then_some(span)
+}
+
+/// True when `close` is a closing bracket that `inner` leaves open ("( Z" before ")").
+fn opens_inside(close: char, inner: &[Word]) -> bool {
+    let open = match close {
+        ')' => '(',
+        ']' => '[',
+        '}' => '{',
+        _ => return false,
+    };
+    let depth = inner.iter().fold(0i32, |depth, w| match w.punct {
+        Some(c) if c == open => depth + 1,
+        Some(c) if c == close => depth - 1,
+        _ => depth,
+    });
+    depth > 0
 }
 
 /// What a tag allows: `O` (or anything unparsable), `B-X` or `I-X`.
@@ -337,7 +356,9 @@ pub fn decode_relations(
     out
 }
 
-fn signature_allows(sigs: &[(String, String)], head: &str, tail: &str) -> bool {
+/// Whether a label with these (head type, tail type) signatures allows the pair; an
+/// empty list allows any.
+pub(crate) fn signature_allows(sigs: &[(String, String)], head: &str, tail: &str) -> bool {
     sigs.is_empty() || sigs.iter().any(|(h, t)| h == head && t == tail)
 }
 
@@ -615,6 +636,23 @@ mod tests {
         );
         w[4].attached = false;
         assert_eq!(trim_punctuation(&w, 2..5), Some(2..4));
+    }
+
+    #[test]
+    fn a_closing_bracket_stays_only_when_the_mention_opened_it() {
+        // words: Proleter ( Z ) )
+        let mut w = words(&[1; 5]);
+        for (i, p) in [(1, '('), (3, ')'), (4, ')')] {
+            w[i].punct = Some(p);
+        }
+        assert_eq!(trim_punctuation(&w, 0..4), Some(0..4), "Proleter ( Z )");
+        assert_eq!(
+            trim_punctuation(&w, 0..5),
+            Some(0..4),
+            "the second ) is stray"
+        );
+        assert_eq!(trim_punctuation(&w, 2..4), Some(2..3), "Z ) opens nothing");
+        assert_eq!(trim_punctuation(&w, 1..4), Some(2..3), "a leading ( goes");
     }
 
     #[test]

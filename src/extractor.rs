@@ -58,6 +58,10 @@ pub struct Options {
     pub phrase_threshold: Option<f32>,
     /// How a text is cut into sentences (default: [`Sentences::Split`]).
     pub sentences: Sentences,
+    /// Give all mentions of one name in a text one label, by majority (default: true; see
+    /// [`crate::document::harmonise_labels`]). Relations whose argument types no longer
+    /// fit their label are then dropped.
+    pub harmonise_labels: bool,
     /// ONNX Runtime library; default `ORT_DYLIB_PATH`, then next to the executable, then
     /// `.ort/libonnxruntime.so`.
     pub runtime_library: Option<PathBuf>,
@@ -78,6 +82,7 @@ impl Default for Options {
             relation_threshold: None,
             phrase_threshold: None,
             sentences: Sentences::Split,
+            harmonise_labels: true,
             runtime_library: None,
             verify_checksum: true,
         }
@@ -388,6 +393,18 @@ impl Extractor {
         }
 
         let t0 = Instant::now();
+        if self.options.harmonise_labels {
+            for (text, st) in texts.iter().zip(&mut states) {
+                if document::harmonise_labels(text.as_ref(), &mut st.mentions) > 0 {
+                    let mentions = &st.mentions;
+                    st.relations
+                        .retain(|r| self.signature_fits(r, &mentions[r.head], &mentions[r.tail]));
+                }
+            }
+        }
+        stats.decode += t0.elapsed();
+
+        let t0 = Instant::now();
         let docs = texts
             .iter()
             .zip(states)
@@ -544,6 +561,16 @@ impl Extractor {
         stats.infer += t2 - t1;
         stats.decode += t2.elapsed();
         Ok(decoded)
+    }
+
+    /// Whether a relation's label still allows its arguments' types.
+    fn signature_fits(&self, r: &RawRelation, head: &RawMention, tail: &RawMention) -> bool {
+        self.card
+            .relations
+            .iter()
+            .zip(&self.spec.signatures)
+            .filter(|(spec, _)| spec.label == r.label && spec.schema == r.schema)
+            .all(|(_, sigs)| decode::signature_allows(sigs, &head.label, &tail.label))
     }
 
     fn decode_sentence(&self, out: BatchOutput<'_>, p: &Placement, st: &DocState) -> Decoded {

@@ -165,3 +165,41 @@ fn tampered_model_fails_the_checksum() {
     let err = erx::Extractor::load(dir.path(), erx::Options::default()).expect_err("must fail");
     assert!(matches!(err, erx::Error::Checksum { .. }), "{err}");
 }
+
+/// Labels of each name (lower-cased mention text) across a document's entities.
+fn labels_per_name(doc: &erx::Document) -> std::collections::HashMap<String, Vec<String>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for e in &doc.entities {
+        for m in &e.mentions {
+            let labels = out.entry(m.text.to_lowercase()).or_default();
+            if !labels.contains(&e.label) {
+                labels.push(e.label.clone());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn one_name_has_one_label_per_document_unless_asked_otherwise() {
+    let text = long_text(3_000);
+    let load = |harmonise_labels| {
+        let options = erx::Options {
+            harmonise_labels,
+            ..erx::Options::default()
+        };
+        erx::Extractor::load(fixture_model(), options).expect("fixture model")
+    };
+    let mixed = load(false).extract(&text).expect("extract");
+    assert!(
+        labels_per_name(&mixed).values().any(|l| l.len() > 1),
+        "the fixture's random weights read some repeated name with two labels"
+    );
+    let doc = load(true).extract(&text).expect("extract");
+    for (name, labels) in labels_per_name(&doc) {
+        assert_eq!(labels.len(), 1, "{name:?} has labels {labels:?}");
+    }
+    let count = |d: &erx::Document| d.entities.iter().map(|e| e.mentions.len()).sum::<usize>();
+    assert_eq!(count(&doc), count(&mixed), "the vote relabels, never drops");
+    assert_offsets_match(&text, &doc);
+}

@@ -91,20 +91,64 @@ def decode_entities(enc: Encoded, logits, tags):
     return out
 
 
+def harmonise_labels(docs):
+    """Mirror of src/document.rs harmonise_labels over one document given as a list of
+    (Encoded, [(first_word, last_word_excl, type, score)]) per sentence, in text order:
+    every mention of one name (case-insensitive) gets the label most of them were read
+    with; ties go to the larger summed score, then to the label read first. Returns new
+    span lists."""
+    def name(enc, a, b):
+        return enc.text[enc.words[a][0]:enc.words[b - 1][1]].lower()
+
+    tallies = {}  # name -> {label: [count, score]}, labels in order of first reading
+    for enc, spans in docs:
+        for a, b, t, sc in spans:
+            tally = tallies.setdefault(name(enc, a, b), {}).setdefault(t, [0, np.float32(0)])
+            tally[0] += 1
+            tally[1] = np.float32(tally[1] + np.float32(sc))
+    out = []
+    for enc, spans in docs:
+        fixed = []
+        for a, b, t, sc in spans:
+            best = None
+            for label, (count, total) in tallies[name(enc, a, b)].items():
+                if best is None or (count, total) > best[1]:
+                    best = (label, (count, total))
+            fixed.append((a, b, best[0], sc))
+        out.append(fixed)
+    return out
+
+
 def _punct(enc, wi):
     s, e = enc.words[wi][0], enc.words[wi][1]
     w = enc.text[s:e]
     return w if len(w) == 1 and not w.isalnum() else None
 
 
+_OPENER = {")": "(", "]": "[", "}": "{"}
+
+
+def _opens_inside(enc, close, a, b):
+    """True when `close` is a closing bracket that words a..b leave open."""
+    opener = _OPENER.get(close)
+    if opener is None:
+        return False
+    depth = 0
+    for wi in range(a, b):
+        c = _punct(enc, wi)
+        depth += (c == opener) - (c == close)
+    return depth > 0
+
+
 def trim_punctuation(enc, a, b):
     """Mirror of src/decode.rs trim_punctuation: no punctuation word at a mention's edges,
-    except a period glued to the word before it."""
+    except a period glued to the word before it, or a bracket opened inside the mention."""
     while a < b and _punct(enc, a):
         a += 1
     while a < b and _punct(enc, b - 1):
+        c = _punct(enc, b - 1)
         attached = b - 1 > a and enc.words[b - 2][1] == enc.words[b - 1][0]
-        if _punct(enc, b - 1) == "." and attached:
+        if (c == "." and attached) or _opens_inside(enc, c, a, b - 1):
             break
         b -= 1
     return (a, b) if a < b else None

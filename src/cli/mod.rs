@@ -87,6 +87,11 @@ pub struct ModelArgs {
     /// Relation score threshold for every label [default: per label, from the model card].
     #[arg(long, value_name = "P")]
     relation_threshold: Option<f32>,
+    /// Keep the label each mention was read with in its sentence. By default every
+    /// mention of one name in a document gets the label most of them were read with
+    /// ("Japan" is either the team or the country throughout).
+    #[arg(long)]
+    sentence_labels: bool,
     /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so].
     #[arg(long, value_name = "FILE")]
     ort_library: Option<PathBuf>,
@@ -132,6 +137,7 @@ impl ModelArgs {
             window_tokens: self.window,
             overlap_tokens: self.overlap,
             relation_threshold: self.relation_threshold,
+            harmonise_labels: !self.sentence_labels,
             runtime_library: self.ort_library.clone(),
             ..erx::Options::default()
         })
