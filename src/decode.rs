@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use crate::tokenize::Word;
+use crate::tokenize::{Word, WordClass};
 
 /// Per-piece model outputs of one sentence.
 pub trait TokenRows {
@@ -396,11 +396,7 @@ pub fn choose_phrase(
         .filter(|p| p.words.start >= gap.start && p.words.end <= gap.end)
         .max_by(|x, y| x.score.total_cmp(&y.score));
     if let Some(p) = between {
-        let mut words = p.words.clone();
-        if gap.end - words.end <= PHRASE_EXTENSION {
-            words.end = gap.end;
-        }
-        return words;
+        return extend_to(&p.words, gap.end, words);
     }
     let core = trim_to_content(words, gap.clone());
     if !core.is_empty() && core.len() <= GAP_PHRASE {
@@ -450,9 +446,91 @@ pub fn choose_phrase(
         .map_or(evidence, |p| p.words.clone())
 }
 
+/// A predicate extended over the rest of a gap up to word `end` when that is at most
+/// [`PHRASE_EXTENSION`] words, less any article it would end on ("visited the" →
+/// "visited", "denied a visa to" stays).
+fn extend_to(predicate: &Range<usize>, end: usize, words: &[Word]) -> Range<usize> {
+    let mut phrase = predicate.clone();
+    if end >= phrase.end && end - phrase.end <= PHRASE_EXTENSION {
+        phrase.end = end;
+        while phrase.end > predicate.end
+            && words
+                .get(phrase.end - 1)
+                .is_some_and(|w| w.class == WordClass::Article)
+        {
+            phrase.end -= 1;
+        }
+    }
+    phrase
+}
+
+/// Most words between a predicate and a mention it takes as subject or object.
+const OPEN_ARGUMENT_GAP: usize = 4;
+
+/// A subject–predicate–object link read from a predicted predicate (label-free).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenRelation {
+    /// Index of the subject mention.
+    pub head: usize,
+    /// Index of the object mention.
+    pub tail: usize,
+    /// Mean probability of the predicate's tags.
+    pub score: f32,
+    /// Word range of the phrase.
+    pub phrase: Range<usize>,
+}
+
+/// Links that no typed label covers, read off the predicates: for each predicate, the
+/// closest mention before it is the subject and the closest mention after it the object,
+/// when each lies at most four words away with no other predicate, punctuation (bar an
+/// apostrophe or hyphen) or "and"/"but"/"or" in between. "North Korean agents
+/// assassinated Kim Jong-nam" gives North Korean —\[assassinated\]→ Kim Jong-nam; "Choe,
+/// director general …, has met US officials" gives nothing, as the subject is too far.
+/// The phrase is the predicate, extended towards the object as in [`choose_phrase`].
+pub fn decode_open_relations(
+    words: &[Word],
+    mentions: &[WordSpan],
+    predicates: &[WordSpan],
+) -> Vec<OpenRelation> {
+    let clear = |gap: Range<usize>| {
+        gap.len() <= OPEN_ARGUMENT_GAP
+            && words[gap.clone()].iter().all(|w| {
+                w.class != WordClass::Conjunction
+                    && !matches!(w.punct, Some(c) if !matches!(c, '\'' | '’' | '-'))
+            })
+            && !predicates
+                .iter()
+                .any(|p| p.words.start < gap.end && gap.start < p.words.end)
+    };
+    let mut out = Vec::new();
+    for p in predicates {
+        let subject = mentions
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.words.end <= p.words.start)
+            .max_by_key(|(_, m)| m.words.end)
+            .filter(|(_, m)| clear(m.words.end..p.words.start));
+        let object = mentions
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.words.start >= p.words.end)
+            .min_by_key(|(_, m)| m.words.start)
+            .filter(|(_, m)| clear(p.words.end..m.words.start));
+        if let (Some((head, _)), Some((tail, m))) = (subject, object) {
+            out.push(OpenRelation {
+                head,
+                tail,
+                score: p.score,
+                phrase: extend_to(&p.words, m.words.start, words),
+            });
+        }
+    }
+    out
+}
+
 /// `span` without punctuation or function words at either edge (possibly empty).
 fn trim_to_content(words: &[Word], mut span: Range<usize>) -> Range<usize> {
-    let filler = |w: Option<&Word>| w.is_some_and(|w| w.punct.is_some() || w.function);
+    let filler = |w: Option<&Word>| w.is_some_and(|w| w.punct.is_some() || w.class.is_function());
     while span.start < span.end && filler(words.get(span.start)) {
         span.start += 1;
     }
@@ -513,7 +591,7 @@ mod tests {
                     last_token: t + n - 1,
                     punct: None,
                     attached: false,
-                    function: false,
+                    class: WordClass::Content,
                 };
                 t += n;
                 w
@@ -690,7 +768,7 @@ mod tests {
     fn marked(n: usize, function: &[usize], punct: &[usize]) -> Vec<Word> {
         let mut w = words(&vec![1; n]);
         for &i in function {
-            w[i].function = true;
+            w[i].class = WordClass::Function;
         }
         for &i in punct {
             w[i].punct = Some(',');
@@ -734,6 +812,68 @@ mod tests {
         // [Kim] , the [Choe]: nothing but filler between, so "," "the" stays as it is
         let w = marked(4, &[2], &[1]);
         assert_eq!(choose_phrase(&(0..1), &(3..4), &[], &w), 1..3);
+    }
+
+    #[test]
+    fn an_extension_never_ends_on_an_article() {
+        // [North Korean] visited the [United States]  (words 0-1, 2, 3, 4-5)
+        let mut w = words(&[1; 6]);
+        w[3].class = WordClass::Article;
+        assert_eq!(
+            choose_phrase(&(0..2), &(4..6), &[pred(2..3, 0.9)], &w),
+            2..3
+        );
+        // denied a visa to: the article inside stays
+        w[4].class = WordClass::Content;
+        assert_eq!(
+            choose_phrase(&(0..2), &(5..6), &[pred(2..3, 0.9)], &w),
+            2..5
+        );
+    }
+
+    fn mention(words: Range<usize>) -> WordSpan {
+        WordSpan {
+            words,
+            label: "PER".into(),
+            score: 0.9,
+        }
+    }
+
+    #[test]
+    fn open_relations_join_the_nearest_subject_and_object_of_a_predicate() {
+        // [North Korean] agents assassinated [Kim Jong-nam] , the half brother of [Kim]
+        //  0-1            2      3             4-5           6  7   8    9      10  11
+        let mut w = words(&[1; 12]);
+        w[6].punct = Some(',');
+        w[7].class = WordClass::Article;
+        w[10].class = WordClass::Function;
+        let mentions = [mention(0..2), mention(4..6), mention(11..12)];
+        let preds = [pred(3..4, 0.95)];
+        let got = decode_open_relations(&w, &mentions, &preds);
+        assert_eq!(
+            got,
+            [OpenRelation {
+                head: 0,
+                tail: 1,
+                score: 0.95,
+                phrase: 3..4
+            }]
+        );
+        // a second predicate in the way, a comma, or a conjunction each block the link
+        let blocked = |w: &[Word], preds: &[WordSpan]| decode_open_relations(w, &mentions, preds);
+        assert!(blocked(&w, &[pred(3..4, 0.9), pred(2..3, 0.8)]).is_empty());
+        let mut comma = w.clone();
+        comma[2].punct = Some(',');
+        assert!(blocked(&comma, &preds).is_empty());
+        let mut and = w.clone();
+        and[2].class = WordClass::Conjunction;
+        assert!(blocked(&and, &preds).is_empty());
+        // too far: five words between subject and predicate
+        let far = [mention(0..1), mention(8..9)];
+        assert!(decode_open_relations(&words(&[1; 9]), &far, &[pred(6..7, 0.9)]).is_empty());
+        // no object after the predicate, or none before it
+        assert!(decode_open_relations(&w, &mentions[..1], &preds).is_empty());
+        assert!(decode_open_relations(&w, &mentions[1..2], &preds).is_empty());
     }
 
     #[test]

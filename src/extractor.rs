@@ -62,6 +62,9 @@ pub struct Options {
     /// [`crate::document::harmonise_labels`]). Relations whose argument types no longer
     /// fit their label are then dropped.
     pub harmonise_labels: bool,
+    /// Also link mentions through predicted predicates, label-free (schema `open`, label
+    /// `subject-object`; default: true; see [`crate::decode::decode_open_relations`]).
+    pub open_relations: bool,
     /// ONNX Runtime library; default `ORT_DYLIB_PATH`, then next to the executable, then
     /// `.ort/libonnxruntime.so`.
     pub runtime_library: Option<PathBuf>,
@@ -83,6 +86,7 @@ impl Default for Options {
             phrase_threshold: None,
             sentences: Sentences::Split,
             harmonise_labels: true,
+            open_relations: true,
             runtime_library: None,
             verify_checksum: true,
         }
@@ -612,9 +616,26 @@ impl Extractor {
                 phrase: bytes(&r.phrase),
             })
             .collect();
+        if self.options.open_relations {
+            let open = decode::decode_open_relations(words, &mentions, &predicates);
+            decoded
+                .relations
+                .extend(open.into_iter().map(|r| RawRelation {
+                    head: r.head,
+                    tail: r.tail,
+                    label: OPEN_LABEL.to_string(),
+                    schema: OPEN_SCHEMA.to_string(),
+                    score: r.score,
+                    phrase: bytes(&r.phrase),
+                }));
+        }
         decoded
     }
 }
+
+/// Schema and label of the label-free links read off predicates.
+const OPEN_SCHEMA: &str = "open";
+const OPEN_LABEL: &str = "subject-object";
 
 fn trimmed(text: &str) -> Option<Range<usize>> {
     let start = text.len() - text.trim_start().len();

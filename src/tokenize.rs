@@ -77,9 +77,30 @@ pub struct Word {
     pub punct: Option<char>,
     /// True when no space separates it from the previous word ("." in "U.S.").
     pub attached: bool,
-    /// True for a closed-class English word ("the", "of", "after", "was"): relation
-    /// phrases do not begin or end with one, unless a predicate brought it along.
-    pub function: bool,
+    /// Closed-class or not ("the", "of", "after", "was" are): relation phrases do not
+    /// begin or end with a closed-class word, unless a predicate brought it along.
+    pub class: WordClass,
+}
+
+/// What kind of closed-class English word a word is, if any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WordClass {
+    /// An open-class word: a name, noun, verb, number, or punctuation.
+    #[default]
+    Content,
+    /// "a", "an", "the": a phrase never ends with one.
+    Article,
+    /// "and", "but", "or": a subject or object is never read across one.
+    Conjunction,
+    /// Any other closed-class word ("of", "after", "was").
+    Function,
+}
+
+impl WordClass {
+    /// True for every closed-class word.
+    pub fn is_function(self) -> bool {
+        self != WordClass::Content
+    }
 }
 
 /// Closed-class words trimmed from the edges of a gap phrase ("after President" →
@@ -91,19 +112,29 @@ const FUNCTION_WORDS: &[&str] = &[
     "their", "they", "this", "to", "was", "were", "which", "who", "with",
 ];
 
-/// True when `word` is a closed-class English word ("the", "of", "after", "was"; ASCII
-/// case-insensitive). Runs for every word of every document, so it lower-cases into a
-/// stack buffer instead of allocating.
-pub fn is_function_word(word: &str) -> bool {
+/// The closed class of `word` ("the", "of", "after", "was"; ASCII case-insensitive).
+/// Runs for every word of every document, so it lower-cases into a stack buffer
+/// instead of allocating.
+pub fn word_class(word: &str) -> WordClass {
     let mut buf = [0u8; 7];
     let bytes = word.as_bytes();
     if bytes.is_empty() || bytes.len() > buf.len() {
-        return false;
+        return WordClass::Content;
     }
     for (b, c) in buf.iter_mut().zip(bytes) {
         *b = c.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..bytes.len()]).is_ok_and(|w| FUNCTION_WORDS.binary_search(&w).is_ok())
+    match std::str::from_utf8(&buf[..bytes.len()]) {
+        Ok("a" | "an" | "the") => WordClass::Article,
+        Ok("and" | "but" | "or") => WordClass::Conjunction,
+        Ok(w) if FUNCTION_WORDS.binary_search(&w).is_ok() => WordClass::Function,
+        _ => WordClass::Content,
+    }
+}
+
+/// True when `word` is a closed-class English word (see [`word_class`]).
+pub fn is_function_word(word: &str) -> bool {
+    word_class(word).is_function()
 }
 
 /// A sentence as word pieces, without special tokens.
@@ -237,14 +268,14 @@ impl SentenceTokenizer {
                         last_token: t,
                         punct: None,
                         attached,
-                        function: false,
+                        class: WordClass::Content,
                     });
                 }
             }
         }
         for w in &mut out.words {
             let text = doc.get(w.bytes.clone()).unwrap_or_default();
-            w.function = is_function_word(text);
+            w.class = word_class(text);
             let mut chars = text.chars();
             w.punct = match (chars.next(), chars.next()) {
                 (Some(c), None) if !c.is_alphanumeric() => Some(c),
@@ -371,5 +402,9 @@ mod tests {
         ] {
             assert!(!is_function_word(w), "{w}");
         }
+        assert_eq!(word_class("The"), WordClass::Article);
+        assert_eq!(word_class("BUT"), WordClass::Conjunction);
+        assert_eq!(word_class("after"), WordClass::Function);
+        assert_eq!(word_class("visa"), WordClass::Content);
     }
 }

@@ -46,6 +46,52 @@ fn seed_article_relations_have_real_phrases() {
     assert_offsets_match(&text, &doc);
 }
 
+/// `head —[phrase]→ tail` for every relation of `schema`, by entity names.
+fn links(doc: &erx::Document, schema: &str) -> Vec<String> {
+    let name = |id: &str| {
+        doc.entities
+            .iter()
+            .find(|e| e.id == id)
+            .map_or(String::new(), |e| e.text.clone())
+    };
+    doc.relations
+        .iter()
+        .filter(|r| r.schema == schema)
+        .map(|r| format!("{} —[{}]→ {}", name(&r.head), r.phrase, name(&r.tail)))
+        .collect()
+}
+
+#[test]
+fn seed_article_open_links_read_subject_predicate_object() {
+    let (_, doc) = seed_document();
+    let open = links(&doc, "open");
+    for want in [
+        "North Korean —[assassinated]→ Kim Jong-nam",
+        "North Korean —[visited]→ United States",
+    ] {
+        assert!(open.iter().any(|l| l == want), "{want} in {open:#?}");
+    }
+    let x = erx::Extractor::load(
+        real_model(),
+        erx::Options {
+            open_relations: false,
+            ..erx::Options::default()
+        },
+    )
+    .expect("load");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt"),
+    )
+    .expect("read the seed article");
+    let typed_only = x.extract(&text).expect("extract");
+    assert!(links(&typed_only, "open").is_empty());
+    assert_eq!(
+        typed_only.relations.len() + open.len(),
+        doc.relations.len(),
+        "open links come on top of the typed relations"
+    );
+}
+
 #[test]
 fn short_forms_merge_into_one_entity() {
     let (_, doc) = seed_document();

@@ -92,6 +92,11 @@ pub struct ModelArgs {
     /// ("Japan" is either the team or the country throughout).
     #[arg(long)]
     sentence_labels: bool,
+    /// Only typed relations. By default erx also links a subject and an object through a
+    /// predicted predicate between them (schema "open", label "subject-object"), such as
+    /// "North Korean agents assassinated Kim Jong-nam".
+    #[arg(long)]
+    no_open_relations: bool,
     /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so].
     #[arg(long, value_name = "FILE")]
     ort_library: Option<PathBuf>,
@@ -138,6 +143,7 @@ impl ModelArgs {
             overlap_tokens: self.overlap,
             relation_threshold: self.relation_threshold,
             harmonise_labels: !self.sentence_labels,
+            open_relations: !self.no_open_relations,
             runtime_library: self.ort_library.clone(),
             ..erx::Options::default()
         })
