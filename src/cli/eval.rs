@@ -14,7 +14,8 @@ pub const AFTER_HELP: &str =
     "Each gold sentence is joined with single spaces and run through the whole pipeline as
 one line (one sentence, never split further); with --context N, N consecutive sentences
 form one text, one per line, and share model windows as an article's sentences do.
-Predicted mentions are mapped back to the gold tokens they cover. Entities: strict span + type match, conlleval semantics, micro and per type.
+As in `erx extract`, mentions of one name in a text share one label unless
+--sentence-labels is given. Predicted mentions are mapped back to the gold tokens they cover. Entities: strict span + type match, conlleval semantics, micro and per type.
 Relations (conll04, crossre): both argument spans and types and the label must match;
 only labels of the format's own schema are scored.
 
