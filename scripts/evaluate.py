@@ -183,17 +183,18 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
         gold_e.append(typed)
         gold_r.append([(typed[h], typed[t], label) for h, t, label in sent.relations])
         spans = decode_entities(enc, ent, tags)
+        read_as = [t for _a, _b, t, _s in spans]  # labels before the vote
         if harmonise:
             [spans] = harmonise_labels([(enc, spans)])
         toks = word_spans_to_tokens(enc, sent, spans)
         pred_e.append(toks)
         R = head.shape[-1] // K if head.ndim == 2 else head.shape[-2]
         probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K), spans)
-        cached.append((toks, probs))
+        cached.append((toks, probs, read_as))
     out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
     for th in thresholds:
         pred_r = []
-        for toks, probs in cached:
+        for toks, probs, read_as in cached:
             found = []
             for i in range(len(toks)):
                 for j in range(len(toks)):
@@ -203,7 +204,9 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
                         label = rels[r]["label"]
                         if probs[i, j, r] < th:
                             continue
-                        if (toks[i][2], toks[j][2]) not in {tuple(p) for p in signatures.get(label, [])}:
+                        allowed = {tuple(p) for p in signatures.get(label, [])}
+                        # as erx: the pair must fit the label both as read and after the vote
+                        if (toks[i][2], toks[j][2]) not in allowed or (read_as[i], read_as[j]) not in allowed:
                             continue
                         found.append((toks[i], toks[j], label))
             pred_r.append(found)

@@ -9,6 +9,8 @@
 //!   per-label dot product. Only pairs of mentions in the same sentence are scored, and a
 //!   label's type signature (from the model card) must allow the pair.
 //! - **Phrases**: see [`choose_phrase`].
+//! - **Open links**: label-free subject–predicate–object links read off the predicted
+//!   predicates; see [`decode_open_relations`].
 
 use std::ops::Range;
 
@@ -480,10 +482,10 @@ pub struct OpenRelation {
     pub phrase: Range<usize>,
 }
 
-/// Links that no typed label covers, read off the predicates: for each predicate, the
-/// closest mention before it is the subject and the closest mention after it the object,
-/// when each lies at most four words away with no other predicate, punctuation (bar an
-/// apostrophe or hyphen) or "and"/"but"/"or" in between. "North Korean agents
+/// Label-free links read off the predicates: for each predicate that overlaps no
+/// mention, the closest mention before it is the subject and the closest mention after it
+/// the object, when each lies at most four words away with no other predicate,
+/// punctuation (bar an apostrophe or hyphen) or "and"/"but"/"or" in between. "North Korean agents
 /// assassinated Kim Jong-nam" gives North Korean —\[assassinated\]→ Kim Jong-nam; "Choe,
 /// director general …, has met US officials" gives nothing, as the subject is too far.
 /// The phrase is the predicate, extended towards the object as in [`choose_phrase`].
@@ -503,7 +505,12 @@ pub fn decode_open_relations(
                 .any(|p| p.words.start < gap.end && gap.start < p.words.end)
     };
     let mut out = Vec::new();
-    for p in predicates {
+    let inside_a_mention = |p: &WordSpan| {
+        mentions
+            .iter()
+            .any(|m| m.words.start < p.words.end && p.words.start < m.words.end)
+    };
+    for p in predicates.iter().filter(|p| !inside_a_mention(p)) {
         let subject = mentions
             .iter()
             .enumerate()
@@ -868,12 +875,30 @@ mod tests {
         let mut and = w.clone();
         and[2].class = WordClass::Conjunction;
         assert!(blocked(&and, &preds).is_empty());
-        // too far: five words between subject and predicate
-        let far = [mention(0..1), mention(8..9)];
-        assert!(decode_open_relations(&words(&[1; 9]), &far, &[pred(6..7, 0.9)]).is_empty());
         // no object after the predicate, or none before it
         assert!(decode_open_relations(&w, &mentions[..1], &preds).is_empty());
         assert!(decode_open_relations(&w, &mentions[1..2], &preds).is_empty());
+    }
+
+    #[test]
+    fn open_relations_reach_four_words_across_apostrophes_and_extend_to_the_object() {
+        // [Trump] ' s new adviser said in a [Reuters] interview
+        //  0      1 2 3   4       5    6  7  8
+        let mut w = words(&[1; 10]);
+        w[1].punct = Some('\'');
+        w[2].class = WordClass::Function;
+        w[6].class = WordClass::Function;
+        w[7].class = WordClass::Article;
+        let mentions = [mention(0..1), mention(8..9)];
+        let got = decode_open_relations(&w, &mentions, &[pred(5..6, 0.9)]);
+        assert_eq!(got.len(), 1, "four words, one an apostrophe, still link");
+        assert_eq!(got[0].phrase, 5..7, "said in a → said in");
+        // five words between subject and predicate do not
+        let far = [mention(0..1), mention(7..8)];
+        assert!(decode_open_relations(&words(&[1; 8]), &far, &[pred(6..7, 0.9)]).is_empty());
+        // a predicate inside a mention links nothing ("[Pro-Trump] Party")
+        let inside = [mention(0..2), mention(3..4)];
+        assert!(decode_open_relations(&words(&[1; 4]), &inside, &[pred(1..2, 0.9)]).is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Document stage: the output schema, and the merging of sentence-level mentions into
-//! document-level entities and relations.
+//! Document stage: the output schema, one label per name in a document
+//! ([`harmonise_labels`]), and the merging of sentence-level mentions into document-level
+//! entities and relations.
 //!
 //! All offsets in the output are Unicode code-point offsets into the input text, so in
 //! Python `text[start:end] == mention["text"]`.
@@ -7,6 +8,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::card::RelationLabel;
+use crate::decode::signature_allows;
 
 /// One extracted document (one output line of `erx extract`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +54,8 @@ pub struct Mention {
     pub score: f32,
 }
 
-/// A typed relation between two entities, with the phrase that expresses it.
+/// A relation between two entities, with the phrase that expresses it: a label from the
+/// model card, or a label-free link through a predicate (schema `open`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relation {
     /// Head entity id.
@@ -61,13 +66,14 @@ pub struct Relation {
     pub head_mention: usize,
     /// Index of the tail's mention (in the tail entity's `mentions`).
     pub tail_mention: usize,
-    /// Relation label from the model card.
+    /// Relation label from the model card, or `subject-object` for an open link.
     pub label: String,
-    /// Label set of the label (`conll04`, `crossre`).
+    /// Label set of the label (`conll04`, `crossre`; `open` for open links).
     pub schema: String,
     /// Words of the sentence that express the relation.
     pub phrase: String,
-    /// Sigmoid score.
+    /// Sigmoid score of the label, or for an open link the predicate's mean tag
+    /// probability.
     pub score: f32,
     /// Code-point offset where the evidence (both mentions and the phrase) starts.
     pub start: usize,
@@ -118,7 +124,7 @@ pub struct RawRelation {
     pub label: String,
     /// Label set.
     pub schema: String,
-    /// Sigmoid score.
+    /// Sigmoid score, or the predicate's probability for an open link.
     pub score: f32,
     /// Byte range of the phrase.
     pub phrase: std::ops::Range<usize>,
@@ -280,6 +286,29 @@ pub fn harmonise_labels(text: &str, mentions: &mut [RawMention]) -> usize {
         }
     }
     changed
+}
+
+/// [`harmonise_labels`] on a document, then drops each relation whose label (looked up in
+/// `labels`, the model card's) no longer allows its arguments' new types; labels not in
+/// `labels`, such as open links, allow any.
+pub fn harmonise_document(
+    text: &str,
+    mentions: &mut [RawMention],
+    relations: &mut Vec<RawRelation>,
+    labels: &[RelationLabel],
+) {
+    if harmonise_labels(text, mentions) == 0 {
+        return;
+    }
+    relations.retain(|r| {
+        let (Some(head), Some(tail)) = (mentions.get(r.head), mentions.get(r.tail)) else {
+            return false;
+        };
+        labels
+            .iter()
+            .filter(|l| l.label == r.label && l.schema == r.schema)
+            .all(|l| signature_allows(&l.signatures, &head.label, &tail.label))
+    });
 }
 
 /// Merges mentions into entities and relations between entities, and converts byte
@@ -470,7 +499,7 @@ mod tests {
         }
     }
 
-    fn labels(mentions: &[RawMention]) -> Vec<&str> {
+    fn labels_of(mentions: &[RawMention]) -> Vec<&str> {
         mentions.iter().map(|m| m.label.as_str()).collect()
     }
 
@@ -487,7 +516,7 @@ mod tests {
         ];
         assert_eq!(harmonise_labels(text, &mut m), 1);
         assert_eq!(
-            labels(&m),
+            labels_of(&m),
             ["ORG", "LOC", "ORG", "ORG", "LOC"],
             "two ORG readings of japan outvote one LOC, case aside; syria is left alone"
         );
@@ -498,12 +527,59 @@ mod tests {
         let text = "Kent Kent Kent Kent";
         let mut m = vec![raw(0..4, "LOC", 0.4), raw(5..9, "ORG", 0.9)];
         assert_eq!(harmonise_labels(text, &mut m), 1);
-        assert_eq!(labels(&m), ["ORG", "ORG"]);
-        let mut m = vec![raw(10..14, "LOC", 0.5), raw(15..19, "ORG", 0.5)];
-        harmonise_labels(text, &mut m);
-        assert_eq!(labels(&m), ["LOC", "LOC"]);
+        assert_eq!(labels_of(&m), ["ORG", "ORG"]);
+        let mut m = vec![raw(10..14, "ORG", 0.5), raw(15..19, "LOC", 0.5)];
+        assert_eq!(harmonise_labels(text, &mut m), 1);
+        assert_eq!(
+            labels_of(&m),
+            ["ORG", "ORG"],
+            "the label read first, not the first by name"
+        );
         let mut none: Vec<RawMention> = Vec::new();
         assert_eq!(harmonise_labels(text, &mut none), 0);
+    }
+
+    #[test]
+    fn relations_that_no_longer_fit_their_signature_are_dropped() {
+        let text = "Kent hired Smith. Kent is in England. Kent won.";
+        let mut mentions = vec![
+            raw(0..4, "ORG", 0.9),   // Kent (read as ORG here)
+            raw(11..16, "PER", 0.9), // Smith
+            raw(18..22, "LOC", 0.8), // Kent
+            raw(29..36, "LOC", 0.9), // England
+            raw(38..42, "LOC", 0.7), // Kent
+        ];
+        let rel = |head, tail, label: &str, schema: &str| RawRelation {
+            head,
+            tail,
+            label: label.into(),
+            schema: schema.into(),
+            score: 0.9,
+            phrase: 5..10,
+        };
+        let mut relations = vec![
+            rel(1, 0, "Work_For", "conll04"),
+            rel(2, 3, "Located_In", "conll04"),
+            rel(1, 0, "subject-object", "open"),
+        ];
+        let labels = |label: &str, head: &str, tail: &str| RelationLabel {
+            label: label.into(),
+            schema: "conll04".into(),
+            threshold: 0.5,
+            signatures: vec![(head.into(), tail.into())],
+        };
+        let card = [
+            labels("Work_For", "PER", "ORG"),
+            labels("Located_In", "LOC", "LOC"),
+        ];
+        harmonise_document(text, &mut mentions, &mut relations, &card);
+        assert_eq!(labels_of(&mentions), ["LOC", "PER", "LOC", "LOC", "LOC"]);
+        let kept: Vec<&str> = relations.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["Located_In", "subject-object"],
+            "Work_For needs an ORG tail; the open link has no signature"
+        );
     }
 
     #[test]

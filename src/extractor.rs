@@ -399,11 +399,12 @@ impl Extractor {
         let t0 = Instant::now();
         if self.options.harmonise_labels {
             for (text, st) in texts.iter().zip(&mut states) {
-                if document::harmonise_labels(text.as_ref(), &mut st.mentions) > 0 {
-                    let mentions = &st.mentions;
-                    st.relations
-                        .retain(|r| self.signature_fits(r, &mentions[r.head], &mentions[r.tail]));
-                }
+                document::harmonise_document(
+                    text.as_ref(),
+                    &mut st.mentions,
+                    &mut st.relations,
+                    &self.card.relations,
+                );
             }
         }
         stats.decode += t0.elapsed();
@@ -565,16 +566,6 @@ impl Extractor {
         stats.infer += t2 - t1;
         stats.decode += t2.elapsed();
         Ok(decoded)
-    }
-
-    /// Whether a relation's label still allows its arguments' types.
-    fn signature_fits(&self, r: &RawRelation, head: &RawMention, tail: &RawMention) -> bool {
-        self.card
-            .relations
-            .iter()
-            .zip(&self.spec.signatures)
-            .filter(|(spec, _)| spec.label == r.label && spec.schema == r.schema)
-            .all(|(_, sigs)| decode::signature_allows(sigs, &head.label, &tail.label))
     }
 
     fn decode_sentence(&self, out: BatchOutput<'_>, p: &Placement, st: &DocState) -> Decoded {

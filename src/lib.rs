@@ -13,8 +13,8 @@
 //! | tokenize | [`tokenize`] | word pieces, byte offsets, casing side input |
 //! | window | [`window`] | sentences packed into model windows, long ones chunked with overlap |
 //! | model | [`infer`] | ONNX Runtime sessions, batched forward passes |
-//! | decode | [`decode`] | BIO Viterbi, mentions, relation scores, phrases (pure) |
-//! | document | [`document`] | entity merging, output schema, code-point offsets |
+//! | decode | [`decode`] | BIO Viterbi, mentions, relation scores, phrases, open links (pure) |
+//! | document | [`document`] | one label per name, entity merging, output schema, code-point offsets |
 //!
 //! [`Extractor`] ties them together. Offsets in the output are Unicode **code-point**
 //! offsets, so in Python `text[m["start"]:m["end"]] == m["text"]`.

@@ -88,9 +88,11 @@ pub enum WordClass {
     /// An open-class word: a name, noun, verb, number, or punctuation.
     #[default]
     Content,
-    /// "a", "an", "the": a phrase never ends with one.
+    /// "a", "an", "the" (lower case, so "Class A" keeps its "A"): a phrase never ends
+    /// with one.
     Article,
-    /// "and", "but", "or": a subject or object is never read across one.
+    /// "and", "but", "or" (lower case, so "OR" for Oregon is no conjunction): a subject or
+    /// object is never read across one.
     Conjunction,
     /// Any other closed-class word ("of", "after", "was").
     Function,
@@ -112,9 +114,9 @@ const FUNCTION_WORDS: &[&str] = &[
     "their", "they", "this", "to", "was", "were", "which", "who", "with",
 ];
 
-/// The closed class of `word` ("the", "of", "after", "was"; ASCII case-insensitive).
-/// Runs for every word of every document, so it lower-cases into a stack buffer
-/// instead of allocating.
+/// The closed class of `word` ("the", "of", "after", "was"; ASCII case-insensitive,
+/// except that only lower-case words are articles or conjunctions). Runs for every word of
+/// every document, so it lower-cases into a stack buffer instead of allocating.
 pub fn word_class(word: &str) -> WordClass {
     let mut buf = [0u8; 7];
     let bytes = word.as_bytes();
@@ -124,9 +126,10 @@ pub fn word_class(word: &str) -> WordClass {
     for (b, c) in buf.iter_mut().zip(bytes) {
         *b = c.to_ascii_lowercase();
     }
+    let lower = buf[..bytes.len()] == *bytes;
     match std::str::from_utf8(&buf[..bytes.len()]) {
-        Ok("a" | "an" | "the") => WordClass::Article,
-        Ok("and" | "but" | "or") => WordClass::Conjunction,
+        Ok("a" | "an" | "the") if lower => WordClass::Article,
+        Ok("and" | "but" | "or") if lower => WordClass::Conjunction,
         Ok(w) if FUNCTION_WORDS.binary_search(&w).is_ok() => WordClass::Function,
         _ => WordClass::Content,
     }
@@ -402,8 +405,15 @@ mod tests {
         ] {
             assert!(!is_function_word(w), "{w}");
         }
-        assert_eq!(word_class("The"), WordClass::Article);
-        assert_eq!(word_class("BUT"), WordClass::Conjunction);
+        assert_eq!(word_class("the"), WordClass::Article);
+        assert_eq!(word_class("but"), WordClass::Conjunction);
+        for w in ["The", "A", "OR", "And"] {
+            assert_eq!(
+                word_class(w),
+                WordClass::Function,
+                "{w}: closed-class, not lower case"
+            );
+        }
         assert_eq!(word_class("after"), WordClass::Function);
         assert_eq!(word_class("visa"), WordClass::Content);
     }

@@ -1,4 +1,5 @@
-//! The `erx` binary on the fixture model: JSONL streaming, bad records, resume, help.
+//! The `erx` binary on the fixture model (the shipped one where real predicates are needed):
+//! JSONL streaming, bad records, resume, help, decoding switches.
 
 mod common;
 
@@ -9,10 +10,14 @@ use common::fixture_model;
 use serde_json::Value;
 
 fn erx(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    erx_with(&fixture_model(), args, stdin)
+}
+
+fn erx_with(model: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_erx"));
     cmd.args(args)
         .arg("--model")
-        .arg(fixture_model())
+        .arg(model)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -337,4 +342,51 @@ fn eval_refuses_context_for_relation_formats() {
         err.contains("--context applies to --format conll2003 only"),
         "{err}"
     );
+}
+
+#[test]
+fn decoding_switches_reach_the_pipeline() {
+    // the fixture's random weights read repeated names with mixed labels
+    let text: String = (0..40)
+        .map(|i| {
+            format!("Kim Jong-nam met Choe Son Hui in Paris on day {i} and Kent beat Surrey. ")
+        })
+        .collect();
+    let input = serde_json::json!({"id": 1, "text": text}).to_string();
+    let run = |model: &std::path::Path, flags: &[&str], input: &[u8]| {
+        let mut args = vec!["extract"];
+        args.extend_from_slice(flags);
+        let out = erx_with(model, &args, Some(input));
+        assert_succeeded(&out);
+        lines(&out.stdout).remove(0)
+    };
+    // most labels any one lower-cased mention text has
+    let labels_per_name = |doc: &Value| {
+        let mut names: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            Default::default();
+        for e in doc["entities"].as_array().into_iter().flatten() {
+            for m in e["mentions"].as_array().into_iter().flatten() {
+                names
+                    .entry(m["text"].as_str().unwrap_or_default().to_lowercase())
+                    .or_default()
+                    .insert(e["label"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        names.values().map(|l| l.len()).max().unwrap_or(0)
+    };
+    let fixture = fixture_model();
+    assert_eq!(labels_per_name(&run(&fixture, &[], input.as_bytes())), 1);
+    assert!(labels_per_name(&run(&fixture, &["--sentence-labels"], input.as_bytes())) > 1);
+
+    // open links need real predicates: the shipped model on a sentence that has one
+    let input =
+        br#"{"id": 1, "text": "North Korean agents assassinated Kim Jong-nam in Malaysia."}"#;
+    let open_links = |doc: &Value| {
+        doc["relations"]
+            .as_array()
+            .map_or(0, |r| r.iter().filter(|r| r["schema"] == "open").count())
+    };
+    let real = common::real_model();
+    assert!(open_links(&run(&real, &[], input)) > 0);
+    assert_eq!(open_links(&run(&real, &["--no-open-relations"], input)), 0);
 }

@@ -87,7 +87,10 @@ def decode_entities(enc: Encoded, logits, tags):
     for a, b, t, ps in spans:
         trimmed = trim_punctuation(enc, a, b)
         if trimmed:
-            out.append((*trimmed, t, sum(ps) / len(ps)))
+            total = np.float32(0)
+            for p in ps:  # float32, in order, as src/decode.rs tag_spans sums
+                total = np.float32(total + np.float32(p))
+            out.append((*trimmed, t, float(total / np.float32(len(ps)))))
     return out
 
 
