@@ -178,6 +178,10 @@ fn best_tags(words: &[Word], rows: &dyn TokenRows, kinds: &[TagKind<'_>]) -> Vec
     for w in words {
         push_log_softmax(&rows.entity(w.first_token)[..n], &mut emissions);
     }
+    // allowed[j * n + k]: tag k may follow tag j (checked once, not per word)
+    let allowed: Vec<bool> = (0..n * n)
+        .map(|i| may_follow(Some(kinds[i / n]), kinds[i % n]))
+        .collect();
     let mut back = vec![0usize; words.len() * n];
     let mut score: Vec<f32> = (0..n)
         .map(|k| {
@@ -193,7 +197,7 @@ fn best_tags(words: &[Word], rows: &dyn TokenRows, kinds: &[TagKind<'_>]) -> Vec
         for k in 0..n {
             let mut best = (f32::NEG_INFINITY, 0);
             for (j, &s) in score.iter().enumerate() {
-                if s > best.0 && may_follow(Some(kinds[j]), kinds[k]) {
+                if s > best.0 && allowed[j * n + k] {
                     best = (s, j);
                 }
             }
@@ -500,16 +504,10 @@ pub fn decode_open_relations(
                 w.class != WordClass::Conjunction
                     && !matches!(w.punct, Some(c) if !matches!(c, '\'' | '’' | '-'))
             })
-            && !predicates
-                .iter()
-                .any(|p| p.words.start < gap.end && gap.start < p.words.end)
+            && !predicates.iter().any(|p| overlaps(&p.words, &gap))
     };
     let mut out = Vec::new();
-    let inside_a_mention = |p: &WordSpan| {
-        mentions
-            .iter()
-            .any(|m| m.words.start < p.words.end && p.words.start < m.words.end)
-    };
+    let inside_a_mention = |p: &WordSpan| mentions.iter().any(|m| overlaps(&m.words, &p.words));
     for p in predicates.iter().filter(|p| !inside_a_mention(p)) {
         let subject = mentions
             .iter()
@@ -533,6 +531,11 @@ pub fn decode_open_relations(
         }
     }
     out
+}
+
+/// True when the two word ranges share a word.
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    a.start < b.end && b.start < a.end
 }
 
 /// `span` without punctuation or function words at either edge (possibly empty).

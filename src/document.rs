@@ -253,11 +253,14 @@ pub fn harmonise_labels(text: &str, mentions: &mut [RawMention]) -> usize {
         count: usize,
         score: f32,
     }
-    let name = |m: &RawMention| text.get(m.bytes.clone()).unwrap_or_default().to_lowercase();
+    let names: Vec<String> = mentions
+        .iter()
+        .map(|m| text.get(m.bytes.clone()).unwrap_or_default().to_lowercase())
+        .collect();
     // name → its labels in order of first reading
-    let mut tallies: HashMap<String, Vec<Tally>> = HashMap::new();
-    for m in mentions.iter() {
-        let labels = tallies.entry(name(m)).or_default();
+    let mut tallies: HashMap<&str, Vec<Tally>> = HashMap::new();
+    for (m, name) in mentions.iter().zip(&names) {
+        let labels = tallies.entry(name).or_default();
         match labels.iter_mut().find(|t| t.label == m.label) {
             Some(t) => {
                 t.count += 1;
@@ -270,19 +273,25 @@ pub fn harmonise_labels(text: &str, mentions: &mut [RawMention]) -> usize {
             }),
         }
     }
+    // first of the best: `max_by` would keep the last of equals
+    let winners: HashMap<&str, &str> = tallies
+        .iter()
+        .filter_map(|(name, labels)| {
+            let best = labels.iter().fold(None::<&Tally>, |best, t| match best {
+                Some(b) if (b.count, b.score) >= (t.count, t.score) => Some(b),
+                _ => Some(t),
+            })?;
+            Some((*name, best.label.as_str()))
+        })
+        .collect();
     let mut changed = 0;
-    for m in mentions.iter_mut() {
-        let Some(labels) = tallies.get(&name(m)) else {
-            continue;
-        };
-        // first of the best: `max_by` would keep the last of equals
-        let best = labels.iter().fold(None::<&Tally>, |best, t| match best {
-            Some(b) if (b.count, b.score) >= (t.count, t.score) => Some(b),
-            _ => Some(t),
-        });
-        if let Some(best) = best.filter(|b| b.label != m.label) {
-            m.label = best.label.clone();
-            changed += 1;
+    for (m, name) in mentions.iter_mut().zip(&names) {
+        match winners.get(name.as_str()) {
+            Some(&best) if best != m.label => {
+                m.label = best.to_string();
+                changed += 1;
+            }
+            _ => {}
         }
     }
     changed

@@ -312,7 +312,7 @@ impl Extractor {
             let sentences = match self.options.sentences {
                 Sentences::Split => crate::text::split_sentences(text),
                 Sentences::Lines => crate::text::lines(text),
-                Sentences::Whole => trimmed(text).into_iter().collect(),
+                Sentences::Whole => crate::text::whole(text),
             };
             let t1 = Instant::now();
             let sentences = self.tokenizer.tokenize(text, &sentences)?;
@@ -588,6 +588,15 @@ impl Extractor {
         let predicates = decode::decode_predicates(words, &rows, self.phrase_threshold);
         let relations = decode::decode_relations(words, &rows, &mentions, &predicates, &self.spec);
         let bytes = |r: &Range<usize>| words[r.start].bytes.start..words[r.end - 1].bytes.end;
+        let raw =
+            |head, tail, label: &str, schema: &str, score, phrase: &Range<usize>| RawRelation {
+                head,
+                tail,
+                label: label.to_string(),
+                schema: schema.to_string(),
+                score,
+                phrase: bytes(phrase),
+            };
         decoded.mentions = mentions
             .iter()
             .map(|m| RawMention {
@@ -598,27 +607,24 @@ impl Extractor {
             .collect();
         decoded.relations = relations
             .iter()
-            .map(|r| RawRelation {
-                head: r.head,
-                tail: r.tail,
-                label: self.card.relations[r.label].label.clone(),
-                schema: self.card.relations[r.label].schema.clone(),
-                score: r.score,
-                phrase: bytes(&r.phrase),
+            .map(|r| {
+                let label = &self.card.relations[r.label];
+                raw(
+                    r.head,
+                    r.tail,
+                    &label.label,
+                    &label.schema,
+                    r.score,
+                    &r.phrase,
+                )
             })
             .collect();
         if self.options.open_relations {
             let open = decode::decode_open_relations(words, &mentions, &predicates);
-            decoded
-                .relations
-                .extend(open.into_iter().map(|r| RawRelation {
-                    head: r.head,
-                    tail: r.tail,
-                    label: OPEN_LABEL.to_string(),
-                    schema: OPEN_SCHEMA.to_string(),
-                    score: r.score,
-                    phrase: bytes(&r.phrase),
-                }));
+            decoded.relations.extend(
+                open.iter()
+                    .map(|r| raw(r.head, r.tail, OPEN_LABEL, OPEN_SCHEMA, r.score, &r.phrase)),
+            );
         }
         decoded
     }
@@ -627,12 +633,6 @@ impl Extractor {
 /// Schema and label of the label-free links read off predicates.
 const OPEN_SCHEMA: &str = "open";
 const OPEN_LABEL: &str = "subject-object";
-
-fn trimmed(text: &str) -> Option<Range<usize>> {
-    let start = text.len() - text.trim_start().len();
-    let end = text.trim_end().len();
-    (start < end).then_some(start..end)
-}
 
 fn empty_document(model: &str, provider: &str) -> Document {
     Document {

@@ -68,13 +68,17 @@ pub fn lines(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for line in text.split_inclusive('\n') {
-        let lead = line.len() - line.trim_start().len();
-        let body = line.trim();
-        if !body.is_empty() {
-            out.push(start + lead..start + lead + body.len());
-        }
+        push_trimmed(text, start..start + line.len(), &mut out);
         start += line.len();
     }
+    out
+}
+
+/// The byte range of `text` without surrounding whitespace, if anything is left: the
+/// whole text as one sentence.
+pub fn whole(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    push_trimmed(text, 0..text.len(), &mut out);
     out
 }
 
