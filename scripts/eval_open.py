@@ -16,7 +16,10 @@ import argparse
 import json
 import subprocess
 import sys
-from collections import OrderedDict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from erxlib import data as D  # noqa: E402  (standard library only)
 
 
 def norm(s):
@@ -29,13 +32,9 @@ def inside(needle, hay):
 
 
 def read_carb(path):
-    tuples = OrderedDict()  # sentence -> [(relation, [args])]
-    for line in open(path, encoding="utf-8"):
-        cols = line.rstrip("\n").split("\t")
-        if len(cols) < 4:
-            continue
-        tuples.setdefault(cols[0], []).append((cols[1], cols[2:]))
-    return tuples
+    """sentence -> [(relation, [arg1, arg2, ...])], in file order."""
+    return {sent: [(row[0], row[1:]) for row in rows]
+            for sent, rows in D.read_tsv_by_sentence(path, 4).items()}
 
 
 def matches(subject, phrase, obj, rel, args):

@@ -32,13 +32,8 @@ LEAD = 2  # words an argument may have before its entity ("the", "President")
 
 def read_tuples(path):
     """sentence -> [(arg0, [arg1, arg2, ...])] with arguments as token strings."""
-    out = {}
-    for line in open(path, encoding="utf-8"):
-        cols = line.rstrip("\n").split("\t")
-        if len(cols) < 5:
-            continue
-        out.setdefault(cols[0], []).append((cols[3], cols[4:]))
-    return out
+    return {sent: [(row[2], row[3:]) for row in rows]
+            for sent, rows in D.read_tsv_by_sentence(path, 5).items()}
 
 
 def locate(tokens, arg):

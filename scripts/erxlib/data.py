@@ -131,20 +131,30 @@ def find_phrase(tokens, explanation):
     return None
 
 
-def read_oie2016(path):
-    """Predicate spans per sentence: the predicate phrase where it is contiguous, else its head."""
-    by_sent = {}
+def read_tsv_by_sentence(path, min_cols):
+    """Rows of a tab-separated file whose first column is a sentence (OIE2016, CaRB),
+    grouped by sentence in file order: {sentence: [[column 2, column 3, ...], ...]}.
+    Rows with fewer than `min_cols` columns are skipped."""
+    out = {}
     for line in open(path, encoding="utf-8"):
         cols = line.rstrip("\n").split("\t")
-        if len(cols) < 3:
-            continue
-        sent, head, phrase = cols[0], cols[1], cols[2]
+        if len(cols) >= min_cols:
+            out.setdefault(cols[0], []).append(cols[1:])
+    return out
+
+
+def read_oie2016(path):
+    """Predicate spans per sentence: the predicate phrase where it is contiguous, else its head."""
+    out = []
+    for sent, rows in read_tsv_by_sentence(path, 3).items():
         toks = sent.split(" ")
-        spans = by_sent.setdefault(sent, set())
-        span = find_phrase(toks, phrase.replace(" ", "_")) or find_phrase(toks, head)
-        if span:
-            spans.add(span)
-    return [Sentence("oie2016", s.split(" "), predicates=sorted(p)) for s, p in by_sent.items()]
+        spans = set()
+        for head, phrase, *_args in rows:
+            span = find_phrase(toks, phrase.replace(" ", "_")) or find_phrase(toks, head)
+            if span:
+                spans.add(span)
+        out.append(Sentence("oie2016", toks, predicates=sorted(spans)))
+    return out
 
 
 def pack_consecutive(sentences, rng, share=0.5, max_words=90, fill=False):

@@ -109,17 +109,9 @@ def harmonise_labels(docs):
             tally = tallies.setdefault(name(enc, a, b), {}).setdefault(t, [0, np.float32(0)])
             tally[0] += 1
             tally[1] = np.float32(tally[1] + np.float32(sc))
-    out = []
-    for enc, spans in docs:
-        fixed = []
-        for a, b, t, sc in spans:
-            best = None
-            for label, (count, total) in tallies[name(enc, a, b)].items():
-                if best is None or (count, total) > best[1]:
-                    best = (label, (count, total))
-            fixed.append((a, b, best[0], sc))
-        out.append(fixed)
-    return out
+    # max() keeps the first of equals: the label read first
+    winner = {n: max(labels, key=lambda label: tuple(labels[label])) for n, labels in tallies.items()}
+    return [[(a, b, winner[name(enc, a, b)], sc) for a, b, _t, sc in spans] for enc, spans in docs]
 
 
 def _punct(enc, wi):
