@@ -135,11 +135,6 @@ pub fn word_class(word: &str) -> WordClass {
     }
 }
 
-/// True when `word` is a closed-class English word (see [`word_class`]).
-pub fn is_function_word(word: &str) -> bool {
-    word_class(word).is_function()
-}
-
 /// A sentence as word pieces, without special tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenizedSentence {
@@ -392,7 +387,7 @@ mod tests {
             "list must stay sorted"
         );
         for w in ["the", "The", "OF", "after", "s"] {
-            assert!(is_function_word(w), "{w}");
+            assert!(word_class(w).is_function(), "{w}");
         }
         for w in [
             "President",
@@ -403,7 +398,7 @@ mod tests {
             "dé",
             "of the",
         ] {
-            assert!(!is_function_word(w), "{w}");
+            assert!(!word_class(w).is_function(), "{w}");
         }
         assert_eq!(word_class("the"), WordClass::Article);
         assert_eq!(word_class("but"), WordClass::Conjunction);
