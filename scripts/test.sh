@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
 cargo test --all-targets "$@"
 cargo test --doc
+# the news-corpus tools (standard library only)
+python3 -m unittest discover -s scripts/news -p 'test_*.py'

@@ -390,3 +390,64 @@ fn decoding_switches_reach_the_pipeline() {
     assert!(open_links(&run(&real, &[], input)) > 0);
     assert_eq!(open_links(&run(&real, &["--no-open-relations"], input)), 0);
 }
+
+#[test]
+fn eval_scores_the_news_corpus_and_refuses_a_different_dump() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "Blair met Bush in 2004 and fined Acme.";
+    let sha: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let record = serde_json::json!({
+        "id": "n1", "sha256": sha, "sentences": [[0, 38]],
+        "entities": [
+            {"start": 0, "end": 5, "text": "Blair", "label": "PER", "sentence": 0},
+            {"start": 10, "end": 14, "text": "Bush", "label": "PER", "sentence": 0},
+            {"start": 18, "end": 22, "text": "2004", "label": "DATE", "sentence": 0},
+            {"start": 33, "end": 37, "text": "Acme", "label": "ORG", "sentence": 0}],
+        "relations": [{"head": 0, "tail": 1, "label": "met", "phrase": "met",
+                       "phrase_start": 6, "phrase_end": 9, "negated": false, "sentence": 0}]});
+    let corpus = dir.path().join("dev.jsonl");
+    std::fs::write(&corpus, format!("{record}\n")).expect("write");
+    let dump = dir.path().join("dump.jsonl");
+    std::fs::write(
+        &dump,
+        format!("{}\n", serde_json::json!({"id": "n1", "text": text})),
+    )
+    .expect("write");
+    let args = |dump: &std::path::Path| {
+        vec![
+            "eval".to_string(),
+            "--format".into(),
+            "erx-news".into(),
+            corpus.to_string_lossy().into_owned(),
+            "--dump".into(),
+            dump.to_string_lossy().into_owned(),
+            "--json".into(),
+        ]
+    };
+    let owned = args(&dump);
+    let out = erx(&owned.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_succeeded(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["articles"], 1);
+    let count = |x: &Value| x["tp"].as_u64().unwrap_or(99) + x["fn"].as_u64().unwrap_or(99);
+    assert_eq!(count(&v["scores"]["names"]["micro"]), 3, "3 gold names");
+    assert_eq!(count(&v["scores"]["values"]["micro"]), 1, "1 gold value");
+    assert_eq!(count(&v["scores"]["pairs"]), 1, "1 gold pair");
+
+    let other = dir.path().join("other.jsonl");
+    let changed = text.replace("2004", "2005");
+    std::fs::write(
+        &other,
+        format!("{}\n", serde_json::json!({"id": "n1", "text": changed})),
+    )
+    .expect("write");
+    let owned = args(&other);
+    let out = erx(&owned.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256 mismatch"), "{err}");
+}

@@ -22,16 +22,27 @@ only labels of the format's own schema are scored.
 CoNLL04 types are mapped to the CoNLL-2003 scheme (Peop→PER, Org→ORG, Loc→LOC,
 Other→MISC); CrossRE's person/organisation/location/country/misc likewise.
 
+erx-news (the news corpus in data/news/, see docs/annotation.md): each article is read
+whole, as `erx extract` reads it; entities are scored on exact code-point spans (names
+and values apart), relations on ordered pairs of mention spans, on pairs plus label
+(CoNLL04 labels map one to one onto news labels; other schemas count as wrong labels),
+and phrases by token F1 on the pairs found.
+
 Examples:
   erx eval --format conll2003 conll2003/dev.txt
   erx eval --format conll2003 conll2003/dev.txt --context 8
-  erx eval --format conll04 conll04/dev.json --json > scores.json";
+  erx eval --format conll04 conll04/dev.json --json > scores.json
+  erx eval --format erx-news data/news/dev.jsonl --dump bbc-news.jsonl";
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Gold file format.
-    #[arg(long, value_parser = ["conll2003", "conll04", "crossre"])]
+    #[arg(long, value_parser = ["conll2003", "conll04", "crossre", "erx-news"])]
     format: String,
+    /// erx-news only: the article dump the corpus was annotated on (its records hold
+    /// offsets, not text; each text is checked against the corpus's sha256).
+    #[arg(long, value_name = "FILE", default_value_os_t = erx::eval::news::default_dump())]
+    dump: PathBuf,
     /// Gold file.
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -124,6 +135,9 @@ pub fn predicted(
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    if args.format == "erx-news" {
+        return run_news(args);
+    }
     let format: GoldFormat = args.format.parse()?;
     let mut gold = read_gold(&args.file, format)
         .with_context(|| format!("cannot read gold data {}", display(&args.file)))?;
@@ -205,6 +219,73 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         if let Some(r) = &relations {
             print_table("relations", r);
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `erx eval --format erx-news`: whole articles against the news corpus.
+fn run_news(args: EvalArgs) -> Result<ExitCode> {
+    use erx::eval::news::{predictions, read_news, NewsScorer};
+    if args.context != 1 {
+        anyhow::bail!("--context does not apply to erx-news: articles are read whole");
+    }
+    let mut gold = read_news(&args.file, &args.dump).with_context(|| {
+        format!(
+            "cannot read the news corpus {} (with dump {})",
+            display(&args.file),
+            display(&args.dump)
+        )
+    })?;
+    if let Some(n) = args.limit {
+        gold.truncate(n);
+    }
+    let extractor = args.model.load(args.model.options()?)?;
+    let start = Instant::now();
+    let mut scorer = NewsScorer::new();
+    for chunk in gold.chunks(64) {
+        let texts: Vec<&str> = chunk.iter().map(|a| a.text.as_str()).collect();
+        let docs = extractor
+            .extract_batch(&texts)
+            .context("extraction failed")?;
+        for (article, doc) in chunk.iter().zip(&docs) {
+            let (entities, relations) = predictions(doc);
+            scorer.add(article, &entities, &relations);
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let scores = scorer.scores();
+    if args.json {
+        let v = serde_json::json!({
+            "format": args.format,
+            "file": display(&args.file),
+            "model": extractor.card().name,
+            "provider": extractor.provider(),
+            "articles": gold.len(),
+            "seconds": seconds,
+            "scores": scores,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{} on {} ({} articles, {:.1}s, {})",
+            extractor.card().name,
+            display(&args.file),
+            gold.len(),
+            seconds,
+            extractor.provider()
+        );
+        print_table("entities: names", &scores.names);
+        print_table("entities: values", &scores.values);
+        print_table("relations: pair+label", &scores.labelled);
+        let p = scores.pairs;
+        println!(
+            "\nrelations, ordered pairs: precision {:.4} recall {:.4} F1 {:.4} (tp {}, fp {}, fn {})",
+            p.precision, p.recall, p.f1, p.tp, p.fp, p.fn_
+        );
+        println!(
+            "phrase token F1 on correct pairs: {:.4} ({} pairs)",
+            scores.phrase_f1, scores.phrase_pairs
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,13 +16,16 @@
 //! projected onto gold tokens before scoring.
 //!
 //! [`gold`] reads CoNLL-2003, CoNLL04 and CrossRE files into [`GoldSentence`]s,
-//! with entity types mapped to the CoNLL-2003 scheme (PER, ORG, LOC, MISC).
+//! with entity types mapped to the CoNLL-2003 scheme (PER, ORG, LOC, MISC); [`news`]
+//! reads the erx news corpus (article-level, code-point offsets) and scores on it.
 
 pub mod gold;
+pub mod news;
 pub mod score;
 
 pub use gold::{
     map_conll04_type, map_crossre_type, parse_conll04, parse_conll2003, parse_crossre, read_gold,
     GoldError, GoldFormat, GoldSentence, Location,
 };
+pub use news::{read_news, NewsArticle, NewsScorer, NewsScores};
 pub use score::{chunks, Labelled, Prf, RelationTuple, Scorer, Scores, Span};

@@ -1,0 +1,113 @@
+"""Unit tests of the corpus tools (standard library only):
+
+    python3 -m unittest discover -s scripts/news -p 'test_*.py'
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agreement  # noqa: E402
+import corpus  # noqa: E402
+import validate  # noqa: E402
+
+TEXT = "Blair met Bush. The US and USA said Blair fined Acme, not Bush."
+
+
+def meta():
+    return {"id": "t", "sha256": corpus.text_sha256(TEXT), "sentences": corpus.split_sentences(TEXT)}
+
+
+class SplitAndFind(unittest.TestCase):
+    def test_sentences_and_titles(self):
+        text = "Mr Blair met Dr. Smith in London. He left. J. Smith stayed."
+        got = [text[s:e] for s, e in corpus.split_sentences(text)]
+        self.assertEqual(got, ["Mr Blair met Dr. Smith in London.", "He left.", "J. Smith stayed."])
+
+    def test_whole_words_only(self):
+        self.assertEqual(corpus.find_all("The US and USA", "US"), [4])
+        self.assertEqual(corpus.find_all("Chelsea's Terry", "'s"), [7])
+        self.assertEqual(corpus.find_all("London-based HSBC", "-based"), [6])
+
+
+class Validate(unittest.TestCase):
+    def run_one(self, sentences):
+        rejects = validate.Rejects()
+        rec = validate.validate_article({"id": "t", "sentences": sentences}, meta(), TEXT, rejects)
+        return rec, rejects.messages
+
+    def test_offsets_and_relation(self):
+        rec, msgs = self.run_one([
+            {"n": 0, "entities": [["Blair", "PER"], ["Bush", "PER"]],
+             "relations": [{"head": "Blair", "tail": "Bush", "label": "met", "phrase": "met"}]},
+            {"n": 1, "entities": [["US", "LOC"], ["Blair", "PER"], ["Acme", "ORG"]],
+             "relations": [{"head": "Blair", "tail": "Acme", "label": "action", "phrase": "fined"}]},
+        ])
+        self.assertEqual(msgs, [])
+        ents = rec["entities"]
+        for e in ents:
+            self.assertEqual(TEXT[e["start"]:e["end"]], e["text"])
+        self.assertEqual([e["text"] for e in ents], ["Blair", "Bush", "US", "Blair", "Acme"])
+        r = rec["relations"][1]
+        self.assertEqual((ents[r["head"]]["text"], ents[r["tail"]]["text"]), ("Blair", "Acme"))
+        self.assertEqual(TEXT[r["phrase_start"]:r["phrase_end"]], "fined")
+
+    def test_rejections(self):
+        rec, msgs = self.run_one([
+            {"n": 0, "entities": [["Blair", "PER"], ["Bush", "PERSON"], ["Bus", "PER"]],
+             "relations": [{"head": "Blair", "tail": "Bush", "label": "met", "phrase": "met"}]},
+            {"n": 1, "entities": [["Blair", "PER"], ["Acme", "ORG"], ["Bush", "PER"]],
+             "relations": [{"head": "Acme", "tail": "Blair", "label": "works_for", "phrase": ""},
+                           {"head": "Blair", "tail": "Bush", "label": "action",
+                            "phrase": "not", "negated": False},
+                           {"head": "Blair", "tail": "Acme", "label": "action",
+                            "phrase": "fined", "negated": True}]},
+        ])
+        text = "\n".join(msgs)
+        self.assertIn("unknown label 'PERSON'", text)
+        self.assertIn("'Bus' not found", text)
+        self.assertIn("tail 'Bush' is not an entity", text)
+        self.assertIn("works_for needs", text)
+        self.assertIn("carries no negation", text)
+        self.assertEqual(len(rec["relations"]), 1)
+
+    def test_missing_sentence_rejects_the_article(self):
+        rec, msgs = self.run_one([{"n": 0, "entities": [], "relations": []}])
+        self.assertIsNone(rec)
+        self.assertIn("sentences not annotated: [1]", msgs[0])
+
+    def test_ambiguous_phrase_needs_an_occurrence(self):
+        text = "A met B and met C."
+        rejects = validate.Rejects()
+        m = {"id": "t", "sha256": "", "sentences": [[0, len(text)]]}
+        ann = {"id": "t", "sentences": [{"n": 0, "entities": [["A", "PER"], ["C", "PER"]],
+                                         "relations": [{"head": "A", "tail": "C", "label": "met",
+                                                        "phrase": "met"}]}]}
+        self.assertEqual(validate.validate_article(ann, m, text, rejects)["relations"], [])
+        self.assertIn("occurs 2 times", rejects.messages[0])
+        ann["sentences"][0]["relations"][0]["phrase_occ"] = 2
+        rejects = validate.Rejects()
+        rec = validate.validate_article(ann, m, text, rejects)
+        self.assertEqual(rec["relations"][0]["phrase_start"], 12)
+
+
+class Agreement(unittest.TestCase):
+    def test_hand_computed(self):
+        def rec(ents, rels):
+            return {"entities": [{"start": s, "end": e, "label": l, "text": "x"} for s, e, l in ents],
+                    "relations": rels}
+        rel = lambda h, t, label, phrase, at: {  # noqa: E731
+            "head": h, "tail": t, "label": label, "phrase": phrase, "phrase_start": at,
+            "negated": False, "sentence": 0}
+        a = rec([(0, 5, "PER"), (10, 14, "PER"), (18, 22, "DATE")],
+                [rel(0, 1, "met", "held talks with", 6)])
+        b = rec([(0, 5, "PER"), (10, 14, "ORG"), (18, 22, "DATE")],
+                [rel(0, 1, "action", "talks with", 11)])
+        c, phrase, _ = agreement.compare({"t": a}, {"t": b})
+        self.assertEqual((c["names_tp"], c["values_tp"], c["pairs_tp"], c["label_tp"]), (1, 1, 1, 0))
+        # tokens: held talks with (3) vs talks with (2): 2*2/5
+        self.assertAlmostEqual(phrase[0], 0.8)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,603 @@
+//! The erx news corpus (`data/news/*.jsonl`): loading and scoring.
+//!
+//! Corpus records hold offsets and strings only, never the article text (the BBC texts
+//! may not be redistributed); [`read_news`] joins each record with its article from the
+//! dump and refuses a dump whose text differs from the one annotated (sha256 per text).
+//!
+//! Scoring ([`NewsScorer`]) works on code-point spans over the whole article:
+//! * entities: exact span and label, micro and per type, names and values apart;
+//! * relations on ordered pairs: the head and tail mention spans match, label ignored;
+//! * pairs plus label: the same with the relation label (predictions in other schemas
+//!   are mapped through [`news_label`], others count as wrong labels);
+//! * phrase token F1: on pairs that match, the token overlap of the predicted and gold
+//!   phrases, averaged over those pairs (two empty phrases agree).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::gold::{GoldError, Location};
+use super::score::{Prf, RelationTuple, Scorer, Scores, Span};
+use crate::document::Document;
+
+/// Name entity types (CoNLL-2003 scheme).
+pub const NAME_LABELS: [&str; 4] = ["PER", "ORG", "LOC", "MISC"];
+/// Value entity types (OntoNotes definitions).
+pub const VALUE_LABELS: [&str; 7] = [
+    "DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDINAL", "ORDINAL",
+];
+
+/// One annotated mention: code-point offsets into the article text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewsMention {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// The mention's text, equal to the article's text at `start..end`.
+    pub text: String,
+    /// Entity type: one of [`NAME_LABELS`] or [`VALUE_LABELS`].
+    pub label: String,
+    /// Index of the sentence that holds it.
+    pub sentence: usize,
+}
+
+/// One annotated relation between two mentions of one sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewsRelation {
+    /// Index of the head mention in [`NewsArticle::entities`].
+    pub head: usize,
+    /// Index of the tail mention.
+    pub tail: usize,
+    /// Label of the erx news schema (`docs/annotation.md`).
+    pub label: String,
+    /// The phrase, empty when only juxtaposition carries the relation.
+    pub phrase: String,
+    /// Code-point start of the phrase (absent when it is empty).
+    pub phrase_start: Option<usize>,
+    /// Code-point end of the phrase.
+    pub phrase_end: Option<usize>,
+    /// Whether the sentence denies the relation.
+    #[serde(default)]
+    pub negated: bool,
+    /// Index of the sentence.
+    pub sentence: usize,
+}
+
+/// One annotated article, joined with its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewsArticle {
+    /// Article id in the dump.
+    pub id: String,
+    /// Hex sha256 of the article's UTF-8 text when it was annotated.
+    pub sha256: String,
+    /// Code-point ranges of the annotated sentences.
+    pub sentences: Vec<(usize, usize)>,
+    /// Every mention, in text order.
+    pub entities: Vec<NewsMention>,
+    /// Every relation.
+    pub relations: Vec<NewsRelation>,
+    /// The article text, joined from the dump by [`read_news`] (never stored in the corpus).
+    #[serde(default, skip_serializing)]
+    pub text: String,
+}
+
+/// Maps a predicted relation label onto the erx news schema: news labels pass through,
+/// CoNLL04's five labels map one to one; anything else has no news label.
+pub fn news_label<'a>(schema: &str, label: &'a str) -> Option<&'a str> {
+    match schema {
+        "news" => Some(label),
+        "conll04" => match label {
+            "Work_For" => Some("works_for"),
+            "Live_In" => Some("lives_in"),
+            "OrgBased_In" => Some("based_in"),
+            "Located_In" => Some("located_in"),
+            "Kill" => Some("killed"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn news_error(path: &Path, at: Location, message: impl Into<String>) -> GoldError {
+    GoldError::Parse {
+        path: Some(path.to_path_buf()),
+        at,
+        message: message.into(),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, GoldError> {
+    std::fs::read_to_string(path).map_err(|source| GoldError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads news-corpus records from `corpus` and joins each with its text from `dump`
+/// (JSONL records `{"id", "text"}`), checking the text's sha256 and every mention's text.
+///
+/// # Errors
+/// [`GoldError::Io`] when a file cannot be read; [`GoldError::Parse`] for a malformed
+/// record, an article missing from the dump, a text whose hash differs from the annotated
+/// one (a different dump), or offsets that do not fit the text.
+pub fn read_news(corpus: &Path, dump: &Path) -> Result<Vec<NewsArticle>, GoldError> {
+    let mut articles = Vec::new();
+    for (n, line) in read_text(corpus)?.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let article: NewsArticle = serde_json::from_str(line)
+            .map_err(|e| news_error(corpus, Location::Line(n + 1), e.to_string()))?;
+        articles.push((n + 1, article));
+    }
+    let wanted: HashSet<&str> = articles.iter().map(|(_, a)| a.id.as_str()).collect();
+    let mut texts: HashMap<String, String> = HashMap::new();
+    for (n, line) in read_text(dump)?.lines().enumerate() {
+        #[derive(Deserialize)]
+        struct DumpRecord {
+            id: String,
+            text: String,
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: DumpRecord = serde_json::from_str(line)
+            .map_err(|e| news_error(dump, Location::Line(n + 1), e.to_string()))?;
+        if wanted.contains(rec.id.as_str()) {
+            texts.insert(rec.id, rec.text);
+        }
+    }
+    articles
+        .into_iter()
+        .map(|(line, mut article)| {
+            let at = Location::Line(line);
+            let text = texts.remove(&article.id).ok_or_else(|| {
+                news_error(
+                    corpus,
+                    at,
+                    format!(
+                        "article {} is not in {}; pass the dump the corpus was annotated on",
+                        article.id,
+                        dump.display()
+                    ),
+                )
+            })?;
+            if hex_sha256(&text) != article.sha256 {
+                return Err(news_error(
+                    corpus,
+                    at,
+                    format!(
+                        "article {}: its text in {} differs from the annotated one (sha256 \
+                         mismatch); the offsets would be wrong with this dump",
+                        article.id,
+                        dump.display()
+                    ),
+                ));
+            }
+            let chars: Vec<char> = text.chars().collect();
+            for m in &article.entities {
+                let slice: Option<String> = chars.get(m.start..m.end).map(|s| s.iter().collect());
+                if slice.as_deref() != Some(m.text.as_str()) {
+                    return Err(news_error(
+                        corpus,
+                        at,
+                        format!(
+                            "article {}: mention {:?} is not at {}..{}",
+                            article.id, m.text, m.start, m.end
+                        ),
+                    ));
+                }
+            }
+            for r in &article.relations {
+                if r.head >= article.entities.len() || r.tail >= article.entities.len() {
+                    return Err(news_error(
+                        corpus,
+                        at,
+                        format!("article {}: relation argument out of range", article.id),
+                    ));
+                }
+            }
+            article.text = text;
+            Ok(article)
+        })
+        .collect()
+}
+
+/// Code-point spans of a phrase's tokens: runs of letters and digits, and single
+/// other non-space characters.
+pub fn phrase_tokens(text: &str, start: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut run: Option<usize> = None;
+    let mut pos = start;
+    for c in text.chars() {
+        let word = c.is_alphanumeric() || c == '_';
+        if !word {
+            if let Some(s) = run.take() {
+                out.push((s, pos));
+            }
+            if !c.is_whitespace() {
+                out.push((pos, pos + 1));
+            }
+        } else if run.is_none() {
+            run = Some(pos);
+        }
+        pos += 1;
+    }
+    if let Some(s) = run {
+        out.push((s, pos));
+    }
+    out
+}
+
+/// Token-overlap F1 of two phrases given as token spans; two empty phrases agree.
+pub fn token_f1(gold: &[(usize, usize)], predicted: &[(usize, usize)]) -> f64 {
+    if gold.is_empty() && predicted.is_empty() {
+        return 1.0;
+    }
+    let g: HashSet<_> = gold.iter().collect();
+    let common = predicted.iter().filter(|t| g.contains(t)).count();
+    2.0 * common as f64 / (gold.len() + predicted.len()) as f64
+}
+
+/// A predicted relation reduced to what the news scores compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictedRelation {
+    /// Head mention span (code points).
+    pub head: (usize, usize),
+    /// Tail mention span.
+    pub tail: (usize, usize),
+    /// News-schema label, when the prediction's label maps onto one.
+    pub label: Option<String>,
+    /// Phrase token spans.
+    pub phrase: Vec<(usize, usize)>,
+    /// Model score, used to pick one prediction per pair.
+    pub score: f32,
+}
+
+/// Mentions and relations of an erx [`Document`] in the form [`NewsScorer`] compares.
+pub fn predictions(doc: &Document) -> (Vec<Span>, Vec<PredictedRelation>) {
+    let entities = doc
+        .entities
+        .iter()
+        .flat_map(|e| {
+            e.mentions
+                .iter()
+                .map(|m| Span::new(m.start, m.end, &e.label))
+        })
+        .collect();
+    let span_of = |id: &str, k: usize| {
+        doc.entities
+            .iter()
+            .find(|e| e.id == id)
+            .and_then(|e| e.mentions.get(k))
+            .map(|m| (m.start, m.end))
+    };
+    let relations = doc
+        .relations
+        .iter()
+        .filter_map(|r| {
+            let head = span_of(&r.head, r.head_mention)?;
+            let tail = span_of(&r.tail, r.tail_mention)?;
+            Some(PredictedRelation {
+                head,
+                tail,
+                label: news_label(&r.schema, &r.label).map(str::to_owned),
+                phrase: phrase_tokens(&r.phrase, r.phrase_start),
+                score: r.score,
+            })
+        })
+        .collect();
+    (entities, relations)
+}
+
+/// All the news scores of one evaluation run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewsScores {
+    /// Name entities (PER, ORG, LOC, MISC): exact span and type.
+    pub names: Scores,
+    /// Value entities (DATE … ORDINAL): exact span and type.
+    pub values: Scores,
+    /// Relations on ordered pairs of mention spans, label ignored.
+    pub pairs: Prf,
+    /// Relations on ordered pairs plus news label, per label.
+    pub labelled: Scores,
+    /// Mean phrase token F1 over pairs found in both.
+    pub phrase_f1: f64,
+    /// How many pairs the phrase F1 averages over.
+    pub phrase_pairs: usize,
+}
+
+/// Accumulates news scores article by article.
+#[derive(Debug, Default)]
+pub struct NewsScorer {
+    names: Scorer<Span>,
+    values: Scorer<Span>,
+    pairs: Scorer<RelationTuple>,
+    labelled: Scorer<RelationTuple>,
+    phrase_sum: f64,
+    phrase_pairs: usize,
+}
+
+/// An ordered pair of mention spans: (head, tail).
+type PairKey = ((usize, usize), (usize, usize));
+
+fn pair_tuple(head: (usize, usize), tail: (usize, usize), label: &str) -> RelationTuple {
+    RelationTuple {
+        head: Span::new(head.0, head.1, ""),
+        tail: Span::new(tail.0, tail.1, ""),
+        label: label.to_owned(),
+    }
+}
+
+impl NewsScorer {
+    /// An empty scorer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one article: its gold annotation and the predicted mentions and relations.
+    /// Predicted relations are reduced to one per ordered pair (the highest score) for the
+    /// pair and phrase scores, and to one per pair and label for the labelled score.
+    pub fn add(&mut self, gold: &NewsArticle, entities: &[Span], relations: &[PredictedRelation]) {
+        let split = |spans: Vec<Span>| -> (Vec<Span>, Vec<Span>) {
+            spans
+                .into_iter()
+                .partition(|s| !VALUE_LABELS.contains(&s.label.as_str()))
+        };
+        let gold_spans: Vec<Span> = gold
+            .entities
+            .iter()
+            .map(|m| Span::new(m.start, m.end, &m.label))
+            .collect();
+        let (gold_names, gold_values) = split(gold_spans);
+        let (pred_names, pred_values) = split(entities.to_vec());
+        self.names.add(&gold_names, &pred_names);
+        self.values.add(&gold_values, &pred_values);
+
+        let span = |i: usize| (gold.entities[i].start, gold.entities[i].end);
+        let mut gold_pairs: BTreeMap<PairKey, &NewsRelation> = BTreeMap::new();
+        for r in &gold.relations {
+            gold_pairs.insert((span(r.head), span(r.tail)), r);
+        }
+        let mut best: BTreeMap<PairKey, &PredictedRelation> = BTreeMap::new();
+        for p in relations {
+            let slot = best.entry((p.head, p.tail)).or_insert(p);
+            if p.score > slot.score {
+                *slot = p;
+            }
+        }
+        let gold_tuples: Vec<RelationTuple> = gold_pairs
+            .keys()
+            .map(|&(h, t)| pair_tuple(h, t, "pair"))
+            .collect();
+        let pred_tuples: Vec<RelationTuple> = best
+            .keys()
+            .map(|&(h, t)| pair_tuple(h, t, "pair"))
+            .collect();
+        self.pairs.add(&gold_tuples, &pred_tuples);
+
+        let gold_labelled: Vec<RelationTuple> = gold_pairs
+            .iter()
+            .map(|(&(h, t), r)| pair_tuple(h, t, &r.label))
+            .collect();
+        let mut seen = HashSet::new();
+        let pred_labelled: Vec<RelationTuple> = relations
+            .iter()
+            .filter(|p| seen.insert((p.head, p.tail, p.label.clone())))
+            .map(|p| pair_tuple(p.head, p.tail, p.label.as_deref().unwrap_or("(other)")))
+            .collect();
+        self.labelled.add(&gold_labelled, &pred_labelled);
+
+        for (key, p) in &best {
+            if let Some(g) = gold_pairs.get(key) {
+                let gold_tokens = match g.phrase_start {
+                    Some(s) => phrase_tokens(&g.phrase, s),
+                    None => Vec::new(),
+                };
+                self.phrase_sum += token_f1(&gold_tokens, &p.phrase);
+                self.phrase_pairs += 1;
+            }
+        }
+    }
+
+    /// The scores over everything added so far.
+    pub fn scores(&self) -> NewsScores {
+        NewsScores {
+            names: self.names.scores(),
+            values: self.values.scores(),
+            pairs: self.pairs.scores().micro,
+            labelled: self.labelled.scores(),
+            phrase_f1: if self.phrase_pairs == 0 {
+                0.0
+            } else {
+                self.phrase_sum / self.phrase_pairs as f64
+            },
+            phrase_pairs: self.phrase_pairs,
+        }
+    }
+}
+
+/// The default location of the dump the corpus was annotated on, relative to the
+/// repository root; `erx eval --dump` overrides it.
+pub fn default_dump() -> PathBuf {
+    PathBuf::from("../shared/datasets/articles/bbc-news.jsonl")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mention(start: usize, end: usize, text: &str, label: &str) -> NewsMention {
+        NewsMention {
+            start,
+            end,
+            text: text.into(),
+            label: label.into(),
+            sentence: 0,
+        }
+    }
+
+    // "Blair met Bush in 2004 and fined Acme." (code points)
+    //  Blair 0..5, met 6..9, Bush 10..14, 2004 18..22, fined 27..32, Acme 33..37
+    fn gold() -> NewsArticle {
+        NewsArticle {
+            id: "t".into(),
+            sha256: String::new(),
+            sentences: vec![(0, 38)],
+            entities: vec![
+                mention(0, 5, "Blair", "PER"),
+                mention(10, 14, "Bush", "PER"),
+                mention(18, 22, "2004", "DATE"),
+                mention(33, 37, "Acme", "ORG"),
+            ],
+            relations: vec![
+                NewsRelation {
+                    head: 0,
+                    tail: 1,
+                    label: "met".into(),
+                    phrase: "met".into(),
+                    phrase_start: Some(6),
+                    phrase_end: Some(9),
+                    negated: false,
+                    sentence: 0,
+                },
+                NewsRelation {
+                    head: 0,
+                    tail: 3,
+                    label: "action".into(),
+                    phrase: "fined".into(),
+                    phrase_start: Some(27),
+                    phrase_end: Some(32),
+                    negated: false,
+                    sentence: 0,
+                },
+            ],
+            text: String::new(),
+        }
+    }
+
+    fn rel(
+        head: (usize, usize),
+        tail: (usize, usize),
+        label: Option<&str>,
+        phrase: &str,
+        at: usize,
+        score: f32,
+    ) -> PredictedRelation {
+        PredictedRelation {
+            head,
+            tail,
+            label: label.map(str::to_owned),
+            phrase: phrase_tokens(phrase, at),
+            score,
+        }
+    }
+
+    #[test]
+    fn phrase_tokens_split_words_and_punctuation() {
+        assert_eq!(
+            phrase_tokens("denied a visa", 10),
+            vec![(10, 16), (17, 18), (19, 23)]
+        );
+        assert_eq!(phrase_tokens("'s", 3), vec![(3, 4), (4, 5)]);
+        assert_eq!(phrase_tokens("", 3), vec![]);
+    }
+
+    #[test]
+    fn token_f1_by_hand() {
+        // gold "denied a visa to" (4 tokens), predicted "denied" (1): 2*1/5
+        let g = phrase_tokens("denied a visa to", 0);
+        let p = phrase_tokens("denied", 0);
+        assert!((token_f1(&g, &p) - 0.4).abs() < 1e-12);
+        assert_eq!(token_f1(&[], &[]), 1.0);
+        assert_eq!(token_f1(&g, &[]), 0.0);
+    }
+
+    #[test]
+    fn hand_computed_article() {
+        let g = gold();
+        // Entities: Blair PER (right), Bush ORG (wrong type), 2004 DATE (right), Acme missed.
+        let ents = vec![
+            Span::new(0, 5, "PER"),
+            Span::new(10, 14, "ORG"),
+            Span::new(18, 22, "DATE"),
+        ];
+        // Pairs: Blair→Bush right pair, wrong label, phrase "met Bush"→ tokens met only
+        // overlap... phrase "met" exact; a duplicate of that pair with lower score; a
+        // reversed pair Bush→Blair (wrong); Blair→Acme missed.
+        let rels = vec![
+            rel((0, 5), (10, 14), Some("action"), "met", 6, 0.9),
+            rel((0, 5), (10, 14), Some("met"), "Blair met", 0, 0.5),
+            rel((10, 14), (0, 5), None, "met", 6, 0.8),
+        ];
+        let mut s = NewsScorer::new();
+        s.add(&g, &ents, &rels);
+        let r = s.scores();
+        // names: tp 1 (Blair), fp 1 (Bush ORG), fn 2 (Bush PER, Acme)
+        assert_eq!(
+            (r.names.micro.tp, r.names.micro.fp, r.names.micro.fn_),
+            (1, 1, 2)
+        );
+        assert_eq!(
+            (r.values.micro.tp, r.values.micro.fp, r.values.micro.fn_),
+            (1, 0, 0)
+        );
+        // pairs: predicted {Blair→Bush, Bush→Blair}; gold {Blair→Bush, Blair→Acme}
+        assert_eq!((r.pairs.tp, r.pairs.fp, r.pairs.fn_), (1, 1, 1));
+        assert!((r.pairs.f1 - 0.5).abs() < 1e-12);
+        // labelled: predictions (Blair→Bush action), (Blair→Bush met), (Bush→Blair other)
+        // gold (Blair→Bush met), (Blair→Acme action): tp 1, fp 2, fn 1
+        let l = r.labelled.micro;
+        assert_eq!((l.tp, l.fp, l.fn_), (1, 2, 1));
+        // phrase: best-scored prediction on the matched pair says "met" = gold: 1.0
+        assert_eq!(r.phrase_pairs, 1);
+        assert_eq!(r.phrase_f1, 1.0);
+    }
+
+    #[test]
+    fn conll04_labels_map_one_to_one() {
+        let mapped: HashSet<_> = ["Work_For", "Live_In", "OrgBased_In", "Located_In", "Kill"]
+            .iter()
+            .filter_map(|l| news_label("conll04", l))
+            .collect();
+        assert_eq!(mapped.len(), 5);
+        assert_eq!(news_label("crossre", "role"), None);
+        assert_eq!(news_label("news", "met"), Some("met"));
+    }
+
+    #[test]
+    fn loader_joins_text_and_refuses_a_different_dump() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "Blair met Bush in 2004 and fined Acme.";
+        let mut article = gold();
+        article.sha256 = hex_sha256(text);
+        let corpus = dir.path().join("dev.jsonl");
+        std::fs::write(&corpus, serde_json::to_string(&article).unwrap() + "\n").unwrap();
+        let dump = dir.path().join("dump.jsonl");
+        let record = serde_json::json!({"id": "t", "text": text});
+        std::fs::write(&dump, record.to_string() + "\n").unwrap();
+        let read = read_news(&corpus, &dump).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].text, text);
+
+        let changed =
+            serde_json::json!({"id": "t", "text": "Blair met Bush in 2005 and fined Acme."});
+        std::fs::write(&dump, changed.to_string() + "\n").unwrap();
+        let err = read_news(&corpus, &dump).unwrap_err().to_string();
+        assert!(err.contains("sha256 mismatch"), "{err}");
+
+        std::fs::write(&dump, "").unwrap();
+        let err = read_news(&corpus, &dump).unwrap_err().to_string();
+        assert!(err.contains("is not in"), "{err}");
+    }
+}
