@@ -6,8 +6,9 @@
 //!   Viterbi search, so a mention is a run of whole words.
 //! - **Relations**: a mention's head/tail vector is the mean of its pieces' `rel_head` /
 //!   `rel_tail` rows; the score of label `r` for an ordered pair is the sigmoid of their
-//!   per-label dot product. Only pairs of mentions in the same sentence are scored, and a
-//!   label's type signature (from the model card) must allow the pair.
+//!   per-label dot product. Only pairs of mentions in the same sentence and at most
+//!   [`MAX_MENTIONS_APART`] mentions apart are scored, and a label's type signature (from
+//!   the model card) must allow the pair.
 //! - **Phrases**: see [`choose_phrase`].
 //! - **Open links**: label-free subject–predicate–object links read off the predicted
 //!   predicates; see [`decode_open_relations`].
@@ -302,8 +303,16 @@ fn mention_vector<'a>(
     acc
 }
 
-/// Scores all ordered pairs of `mentions` and keeps labels above threshold whose type
-/// signature allows the pair; each kept relation gets a phrase from `predicates`.
+/// How far apart, counted in mentions, two mentions of one sentence may be and still be
+/// scored as a pair. Ordinary sentences hold fewer mentions, so it changes nothing there;
+/// it keeps a run-on "sentence" (a squad list, a table, a text with no full stops) linear
+/// instead of quadratic in its mentions, where an unbounded pass over a 26 KB line took
+/// over a minute and 9 GB.
+pub const MAX_MENTIONS_APART: usize = 12;
+
+/// Scores the ordered pairs of `mentions` at most [`MAX_MENTIONS_APART`] apart and keeps
+/// labels above threshold whose type signature allows the pair; each kept relation gets a
+/// phrase from `predicates`.
 pub fn decode_relations(
     words: &[Word],
     rows: &dyn TokenRows,
@@ -324,10 +333,14 @@ pub fn decode_relations(
         .collect();
     let mut out = Vec::new();
     for (h, hv) in heads.iter().enumerate() {
-        for (t, tv) in tails.iter().enumerate() {
+        let near =
+            h.saturating_sub(MAX_MENTIONS_APART)..(h + MAX_MENTIONS_APART + 1).min(tails.len());
+        for (t, tv) in tails.iter().enumerate().take(near.end).skip(near.start) {
             if h == t {
                 continue;
             }
+            // one phrase per pair, whatever the label: chosen on first need
+            let mut phrase: Option<Range<usize>> = None;
             for (r, threshold) in spec.thresholds.iter().enumerate() {
                 let range = r * spec.rank..(r + 1) * spec.rank;
                 let (Some(a), Some(b)) = (hv.get(range.clone()), tv.get(range)) else {
@@ -344,17 +357,17 @@ pub fn decode_relations(
                 {
                     continue;
                 }
+                let phrase = phrase
+                    .get_or_insert_with(|| {
+                        choose_phrase(&mentions[h].words, &mentions[t].words, predicates, words)
+                    })
+                    .clone();
                 out.push(SentenceRelation {
                     head: h,
                     tail: t,
                     label: r,
                     score,
-                    phrase: choose_phrase(
-                        &mentions[h].words,
-                        &mentions[t].words,
-                        predicates,
-                        words,
-                    ),
+                    phrase,
                 });
             }
         }
@@ -397,7 +410,20 @@ pub fn choose_phrase(
     let n_words = words.len();
     let (first, second) = if a.start <= b.start { (a, b) } else { (b, a) };
     let gap = first.end.min(second.start)..second.start.max(first.end);
-    let between = predicates
+    // Predicates come in word order, so the ones near the pair are found by binary search:
+    // a long sentence costs log(predicates) per pair, not a scan.
+    let from = |word: usize| predicates.partition_point(|p| p.words.end <= word);
+    // predicates that end at or after word lo and start before word hi
+    let local = |lo: usize, hi: usize| {
+        let start = predicates.partition_point(|p| p.words.end < lo);
+        let end = predicates.partition_point(|p| p.words.start < hi);
+        &predicates[start..end.max(start)]
+    };
+    let near_pair = local(
+        first.start.saturating_sub(PHRASE_EXTENSION),
+        second.end + PHRASE_EXTENSION + 1,
+    );
+    let between = near_pair
         .iter()
         .filter(|p| p.words.start >= gap.start && p.words.end <= gap.end)
         .max_by(|x, y| x.score.total_cmp(&y.score));
@@ -408,7 +434,7 @@ pub fn choose_phrase(
     if !core.is_empty() && core.len() <= GAP_PHRASE {
         return core;
     }
-    let near = predicates
+    let near = near_pair
         .iter()
         .filter(|p| {
             let before =
@@ -442,8 +468,16 @@ pub fn choose_phrase(
         };
         to(first).min(to(second))
     };
-    predicates
-        .iter()
+    // The closest predicates sit next to where either mention would be inserted.
+    let mut candidates: Vec<usize> = Vec::new();
+    for m in [first, second] {
+        let lo = from(m.start).saturating_sub(2);
+        let hi = (from(m.end) + 2).min(predicates.len());
+        candidates.extend(lo..hi);
+    }
+    candidates
+        .into_iter()
+        .map(|i| &predicates[i])
         .min_by(|x, y| {
             distance(x)
                 .cmp(&distance(y))

@@ -66,6 +66,11 @@ def compare(gold, pred):
             c[kind + "_tp"] += len(g & p)
             c[kind + "_a"] += len(g)
             c[kind + "_b"] += len(p)
+            for who, only in (("only A", g - p), ("only B", p - g)):
+                for s, e, label in sorted(only):
+                    src = gold[rid] if who == "only A" else pred[rid]
+                    name = next(x["text"] for x in src["entities"] if (x["start"], x["end"]) == (s, e))
+                    diffs.append(f"{rid} entity {who}: {name!r} {label} at {s}..{e}")
         c["pairs_a"] += len(gr)
         c["pairs_b"] += len(pr)
         text_of = lambda rec, s, e: next(x["text"] for x in rec["entities"] if (x["start"], x["end"]) == (s, e))  # noqa: E731

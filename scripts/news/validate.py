@@ -161,7 +161,7 @@ def validate_article(ann, meta, text, rejects):
                 if any(p0 < e["end"] and e["start"] < p1 for e in (h, t)):
                     rejects.reject(where, f"phrase {phrase!r} overlaps an argument")
                     continue
-            if negated and not re.search(r"\b(not|never|no|none|neither|nor|refused|refuses|denied|denies|failed|fails|without|rejected|ruled out)\b|n't", phrase, re.I):
+            if negated and not re.search(r"\b(not|never|no|none|neither|nor|refused|refuses|denied|denies|failed|fails|without|rejected|ruled out|against)\b|n't", phrase, re.I):
                 rejects.reject(where, f"negated relation's phrase {phrase!r} carries no negation")
                 continue
             pairs.add((args[0], args[1]))
