@@ -1,7 +1,6 @@
 //! `erx extract`: streaming JSONL in, JSONL out; one output line per input record, in
 //! order, whatever happens to the record.
 
-use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -59,8 +58,10 @@ pub struct ExtractArgs {
     /// How to read inputs.
     #[arg(long, value_enum, default_value = "auto")]
     format: InputFormat,
-    /// Continue an interrupted run: skip records whose id (or, without an id, whose
-    /// source and line) is already in --output, and append the rest.
+    /// Continue an interrupted run: keep the complete lines already in --output (a last
+    /// line cut short is removed), skip that many input records, checking that each is
+    /// the record its line was written for, and append the rest. The result is
+    /// byte-identical to an uninterrupted run over the same input.
     #[arg(long, requires = "output")]
     resume: bool,
     /// Documents per extraction batch (memory stays bounded by this).
@@ -114,11 +115,14 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode> {
     let (mut total, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut chunk: Vec<Record> = Vec::with_capacity(args.batch_docs);
     let mut chunk_chars = 0usize;
+    let mut position = 0usize;
     loop {
         let record = reader.next_record()?;
         let end = record.is_none();
         if let Some(r) = record {
-            if done.contains(&r) {
+            position += 1;
+            if position <= done.len() {
+                done.check(position, &r)?;
                 skipped += 1;
                 continue;
             }
@@ -138,7 +142,14 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode> {
             break;
         }
     }
-    out.flush().context("cannot flush output")?;
+    if position < done.len() {
+        bail!(
+            "cannot resume: the output already holds {} lines but the input has only {position} \
+             records; it was written from another input. fix: rerun without --resume",
+            done.len()
+        );
+    }
+    out.flush().context("cannot write output")?;
     progress.finish();
     if !args.quiet {
         let secs = start.elapsed().as_secs_f64();
@@ -191,10 +202,10 @@ fn process_chunk(
             Ok(mut doc) => {
                 doc.id = r.id.clone();
                 if pretty {
-                    pretty::print(out, r.text.as_deref().unwrap_or_default(), &doc)?;
+                    pretty::print(out, r.text.as_deref().unwrap_or_default(), &doc)
+                        .context("cannot write output")?;
                 } else {
-                    serde_json::to_writer(&mut *out, &doc)?;
-                    writeln!(out)?;
+                    write_line(out, &doc)?;
                 }
             }
             Err(message) => {
@@ -203,8 +214,7 @@ fn process_chunk(
                 if let Some(id) = &r.id {
                     v["id"] = id.clone();
                 }
-                serde_json::to_writer(&mut *out, &v)?;
-                writeln!(out)?;
+                write_line(out, &v)?;
             }
         }
     }
@@ -212,19 +222,64 @@ fn process_chunk(
     Ok((chunk.len(), failed))
 }
 
-/// Records already present in the output of an interrupted run.
+/// One JSON line of output; a failed write (full disk, closed pipe) ends the run.
+fn write_line(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    let mut line = serde_json::to_vec(value).context("cannot serialise an output record")?;
+    line.push(b'\n');
+    out.write_all(&line).context("cannot write output")
+}
+
+/// What identifies a record in the output: its id, else its source and line (error
+/// lines carry them), else nothing (a successful line for a record without an id).
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    Id(String),
+    Line(String, usize),
+    Unknown,
+}
+
+impl Key {
+    fn of_record(r: &Record) -> Key {
+        match &r.id {
+            Some(id) => Key::Id(id.to_string()),
+            None => Key::Line(r.source.clone(), r.line),
+        }
+    }
+
+    fn of_output(v: &Value) -> Key {
+        if let Some(id) = v.get("id") {
+            return Key::Id(id.to_string());
+        }
+        match (
+            v.get("source").and_then(Value::as_str),
+            v.get("line").and_then(Value::as_u64),
+        ) {
+            (Some(s), Some(l)) => Key::Line(s.to_string(), l as usize),
+            _ => Key::Unknown,
+        }
+    }
+}
+
+/// The complete lines of an interrupted run's output, in order. Output order is input
+/// order, so resuming skips exactly that many input records and checks that each
+/// skipped record is the one its line was written for. (Matching by id alone would skip
+/// the second of two records sharing an id, and re-run records that have no id.)
 #[derive(Default)]
 struct Done {
-    ids: HashSet<String>,
-    lines: HashSet<(String, usize)>,
+    keys: Vec<Key>,
 }
 
 impl Done {
-    /// Reads the output file, dropping a last line cut short by the interruption.
+    /// Reads the output file and cuts off a last line left without its newline by the
+    /// interruption, so that only complete lines are trusted.
     fn load(path: &Path) -> Result<Self> {
         let mut done = Done::default();
-        let Ok(mut file) = OpenOptions::new().read(true).write(true).open(path) else {
-            return Ok(done); // nothing to resume from
+        let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot open {} to resume", display(path)))
+            }
         };
         let mut reader = BufReader::new(&mut file);
         let mut buf = Vec::new();
@@ -237,23 +292,16 @@ impl Done {
             if n == 0 || buf.last() != Some(&b'\n') {
                 break;
             }
-            complete += n as u64;
             let Ok(v) = serde_json::from_slice::<Value>(&buf) else {
-                continue;
+                bail!(
+                    "cannot resume: line {} of {} is not a JSON record; it was not written by \
+                     `erx extract`. fix: write to a new file or rerun without --resume",
+                    done.keys.len() + 1,
+                    display(path)
+                );
             };
-            match v.get("id") {
-                Some(id) => {
-                    done.ids.insert(id.to_string());
-                }
-                None => {
-                    if let (Some(s), Some(l)) = (
-                        v.get("source").and_then(Value::as_str),
-                        v.get("line").and_then(Value::as_u64),
-                    ) {
-                        done.lines.insert((s.to_string(), l as usize));
-                    }
-                }
-            }
+            complete += n as u64;
+            done.keys.push(Key::of_output(&v));
         }
         drop(reader);
         file.set_len(complete)
@@ -262,11 +310,24 @@ impl Done {
         Ok(done)
     }
 
-    fn contains(&self, r: &Record) -> bool {
-        match &r.id {
-            Some(id) => self.ids.contains(&id.to_string()),
-            None => self.lines.contains(&(r.source.clone(), r.line)),
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Checks that input record number `position` (from 1) is the one the output's line
+    /// `position` was written for, where both say who they are.
+    fn check(&self, position: usize, r: &Record) -> Result<()> {
+        let written = &self.keys[position - 1];
+        let input = Key::of_record(r);
+        // a successful line for an id-less record says nothing about which record it was
+        if *written != Key::Unknown && *written != input {
+            bail!(
+                "cannot resume: output line {position} is for {written:?} but input record \
+                 {position} is {input:?}; the input changed since the interrupted run. \
+                 fix: rerun without --resume"
+            );
         }
+        Ok(())
     }
 }
 

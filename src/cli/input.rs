@@ -172,6 +172,10 @@ impl RecordReader {
                     }
                     self.bytes_read += n as u64;
                     line += 1;
+                    // a byte-order mark opening a JSONL file is framing, not part of the record
+                    if line == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") {
+                        self.buf.drain(..3);
+                    }
                     let record = self.parse_line(&name, line);
                     self.current = Some(Source::Lines { name, reader, line });
                     match record {
