@@ -194,26 +194,19 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let entities = entity_scorer.scores();
     let relations = schema.map(|_| relation_scorer.scores());
     if args.json {
-        let v = serde_json::json!({
-            "format": args.format,
-            "file": display(&args.file),
-            "model": extractor.card().name,
-            "provider": extractor.provider(),
+        let scores = serde_json::json!({
             "sentences": gold.len(),
             "context": context,
-            "seconds": seconds,
             "entities": entities,
             "relations": relations,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&args, &extractor, seconds, scores)?;
     } else {
-        println!(
-            "{} on {} ({} sentences, {:.1}s, {})",
-            extractor.card().name,
-            display(&args.file),
-            gold.len(),
+        print_header(
+            &args,
+            &extractor,
+            &format!("{} sentences", gold.len()),
             seconds,
-            extractor.provider()
         );
         print_table("entities", &entities);
         if let Some(r) = &relations {
@@ -255,24 +248,14 @@ fn run_news(args: EvalArgs) -> Result<ExitCode> {
     let seconds = start.elapsed().as_secs_f64();
     let scores = scorer.scores();
     if args.json {
-        let v = serde_json::json!({
-            "format": args.format,
-            "file": display(&args.file),
-            "model": extractor.card().name,
-            "provider": extractor.provider(),
-            "articles": gold.len(),
-            "seconds": seconds,
-            "scores": scores,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        let scores = serde_json::json!({"articles": gold.len(), "scores": scores});
+        print_json(&args, &extractor, seconds, scores)?;
     } else {
-        println!(
-            "{} on {} ({} articles, {:.1}s, {})",
-            extractor.card().name,
-            display(&args.file),
-            gold.len(),
+        print_header(
+            &args,
+            &extractor,
+            &format!("{} articles", gold.len()),
             seconds,
-            extractor.provider()
         );
         print_table("entities: names", &scores.names);
         print_table("entities: values", &scores.values);
@@ -288,6 +271,37 @@ fn run_news(args: EvalArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON report: what was run, then `fields` (the scores and their counts).
+fn print_json(
+    args: &EvalArgs,
+    extractor: &erx::Extractor,
+    seconds: f64,
+    fields: serde_json::Value,
+) -> Result<()> {
+    let mut v = serde_json::json!({
+        "format": args.format,
+        "file": display(&args.file),
+        "model": extractor.card().name,
+        "provider": extractor.provider(),
+        "seconds": seconds,
+    });
+    if let (Some(out), serde_json::Value::Object(extra)) = (v.as_object_mut(), fields) {
+        out.extend(extra);
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+/// The first line of the table report.
+fn print_header(args: &EvalArgs, extractor: &erx::Extractor, what: &str, seconds: f64) {
+    println!(
+        "{} on {} ({what}, {seconds:.1}s, {})",
+        extractor.card().name,
+        display(&args.file),
+        extractor.provider()
+    );
 }
 
 fn print_table(title: &str, scores: &Scores) {
