@@ -83,8 +83,16 @@ fn extractor() -> &'static erx::Extractor {
     X.get_or_init(fixture_extractor)
 }
 
+/// Cases per property: `default` in CI, or `PROPTEST_CASES` for a long run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     /// Sentences are ordered, disjoint, trimmed, on char boundaries, and cover every
     /// non-whitespace character.
@@ -159,7 +167,7 @@ proptest! {
 
 proptest! {
     // The whole pipeline runs the fixture model, so fewer cases.
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
 
     /// No panic, and every mention and phrase equals the input at its code-point offsets.
     #[test]

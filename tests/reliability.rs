@@ -258,8 +258,16 @@ fn is_record(line: &[u8], first: bool) -> bool {
     std::str::from_utf8(line).map_or(true, |t| !t.trim().is_empty())
 }
 
+/// Cases per property: `default` in CI, or `PROPTEST_CASES` for a long run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(24), ..ProptestConfig::default() })]
 
     #[test]
     fn every_jsonl_record_yields_one_line_in_order(lines in prop::collection::vec(hostile_line(), 1..30)) {
