@@ -108,3 +108,31 @@ def find_all(haystack, needle):
             out.append(i)
         i = haystack.find(needle, i + 1)
     return out
+
+
+def load_corpus(path, dump_path):
+    """Corpus records from `path` (JSONL) joined with their article text from the dump.
+
+    Each record gains a "text" field. Raises ValueError when an article is missing from
+    the dump or its text's sha256 differs from the annotated one (the offsets would be
+    wrong), or when a mention's text is not at its offsets.
+    """
+    dump = read_dump(dump_path)
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            art = dump.get(rec["id"])
+            if art is None:
+                raise ValueError(f"{path}:{n}: article {rec['id']} is not in {dump_path}")
+            if text_sha256(art["text"]) != rec["sha256"]:
+                raise ValueError(f"{path}:{n}: article {rec['id']}: the text in {dump_path} differs "
+                                 "from the annotated one (sha256 mismatch)")
+            for m in rec["entities"]:
+                if art["text"][m["start"]:m["end"]] != m["text"]:
+                    raise ValueError(f"{path}:{n}: mention {m['text']!r} is not at {m['start']}..{m['end']}")
+            rec["text"] = art["text"]
+            out.append(rec)
+    return out

@@ -91,6 +91,26 @@ class Validate(unittest.TestCase):
         self.assertEqual(rec["relations"][0]["phrase_start"], 12)
 
 
+class LoadCorpus(unittest.TestCase):
+    def test_join_and_hash_check(self):
+        import json
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            rec = {"id": "t", "sha256": corpus.text_sha256(TEXT), "sentences": [],
+                   "entities": [{"start": 0, "end": 5, "text": "Blair", "label": "PER"}],
+                   "relations": []}
+            cpath, dpath = os.path.join(d, "c.jsonl"), os.path.join(d, "d.jsonl")
+            with open(cpath, "w") as f:
+                f.write(json.dumps(rec) + "\n")
+            with open(dpath, "w") as f:
+                f.write(json.dumps({"id": "t", "text": TEXT}) + "\n")
+            self.assertEqual(corpus.load_corpus(cpath, dpath)[0]["text"], TEXT)
+            with open(dpath, "w") as f:
+                f.write(json.dumps({"id": "t", "text": TEXT.replace("Bush", "Bash")}) + "\n")
+            with self.assertRaisesRegex(ValueError, "sha256 mismatch"):
+                corpus.load_corpus(cpath, dpath)
+
+
 class Agreement(unittest.TestCase):
     def test_hand_computed(self):
         def rec(ents, rels):
