@@ -2,7 +2,8 @@
 
 For each batch, the adjudicated file (`batch-NNN.adj.json`) wins over annotator `a`'s;
 batches whose index is 3 mod 4 form the dev split (at least 100 articles once 40
-batches are in). Prints the corpus statistics the README reports.
+batches are in). A text the dump holds twice (under two ids) is kept once, in dev when
+either copy is there. Prints the corpus statistics the README reports.
 
     python3 scripts/news/build_corpus.py --ann runs/news/ann --out data/news
 """
@@ -62,8 +63,23 @@ def main():
             r.pop("annotator", None)
             r["adjudicated"] = path.endswith(".adj.json")
         splits["dev" if index % 4 == 3 else "train"].extend(records)
+    # The dump repeats some texts under two ids: keep one copy, the dev one if either is in
+    # dev, so no text is both trained on and scored.
+    dev_hashes = {r["sha256"] for r in splits["dev"]}
+    seen, dropped = set(), []
+    for name in ("dev", "train"):
+        kept = []
+        for r in splits[name]:
+            if r["sha256"] in seen or (name == "train" and r["sha256"] in dev_hashes):
+                dropped.append(f"{r['id']} ({name})")
+                continue
+            seen.add(r["sha256"])
+            kept.append(r)
+        splits[name] = kept
+    if dropped:
+        print(f"dropped {len(dropped)} duplicate texts: {', '.join(dropped)}")
     os.makedirs(args.out, exist_ok=True)
-    summary = {}
+    summary = {"duplicates_dropped": dropped}
     for name, records in splits.items():
         with open(os.path.join(args.out, name + ".jsonl"), "w", encoding="utf-8") as f:
             for r in records:
