@@ -111,6 +111,41 @@ class LoadCorpus(unittest.TestCase):
                 corpus.load_corpus(cpath, dpath)
 
 
+class CommittedCorpus(unittest.TestCase):
+    """data/news/*.jsonl is consistent on its own (the texts are not in the repository)."""
+
+    def test_records_fit_the_schema(self):
+        import json
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "news")
+        ids = {}
+        for split in ("train", "dev"):
+            path = os.path.join(root, split + ".jsonl")
+            if not os.path.exists(path):
+                self.skipTest("no corpus")
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    r = json.loads(line)
+                    self.assertNotIn(r["id"], ids, "an article in two places")
+                    ids[r["id"]] = split
+                    sents = r["sentences"]
+                    for e in r["entities"]:
+                        self.assertIn(e["label"], corpus.ENTITY_LABELS)
+                        s0, s1 = sents[e["sentence"]]
+                        self.assertTrue(s0 <= e["start"] < e["end"] <= s1, e)
+                        self.assertEqual(len(e["text"]), e["end"] - e["start"])
+                    for x in r["relations"]:
+                        h, t = r["entities"][x["head"]], r["entities"][x["tail"]]
+                        heads, tails = corpus.RELATION_SIGNATURES[x["label"]]
+                        self.assertIn(h["label"], heads)
+                        self.assertIn(t["label"], tails)
+                        self.assertEqual(h["sentence"], x["sentence"])
+                        self.assertEqual(t["sentence"], x["sentence"])
+                        if x["phrase"]:
+                            s0, s1 = sents[x["sentence"]]
+                            self.assertTrue(s0 <= x["phrase_start"] < x["phrase_end"] <= s1)
+        self.assertGreaterEqual(sum(1 for v in ids.values() if v == "dev"), 1)
+
+
 class Agreement(unittest.TestCase):
     def test_hand_computed(self):
         def rec(ents, rels):
