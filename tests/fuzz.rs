@@ -204,9 +204,8 @@ fn one_megabyte_lines_extract() {
         };
         assert_offsets_match(text, &doc);
         assert!(!doc.meta.truncated);
+        if text == &words {
+            assert!(doc.meta.windows > 100, "{} windows", doc.meta.windows);
+        }
     }
-    let doc = extractor()
-        .extract(&words)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(doc.meta.windows > 100, "{} windows", doc.meta.windows);
 }

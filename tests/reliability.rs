@@ -102,17 +102,30 @@ fn killed_runs_resume_to_byte_identical_output() {
         out.to_string_lossy().into_owned(),
     );
     let mut seed = 0x5eed_u64;
-    let mut kills = 0;
+    let (mut kills, mut partial_resumes) = (0, 0);
     for round in 0..6 {
         let _ = std::fs::remove_file(&out);
-        // kill the first run and up to two resumed runs at random moments
+        // kill the first run and up to two resumed runs at random moments once they are
+        // writing (the model loads first), so each resume starts from a partial file
         for attempt in 0..3 {
             let mut args = vec!["extract", &i, "-o", &o, "--quiet", "--batch-docs", "3"];
             if attempt > 0 {
                 args.push("--resume");
+                let len = std::fs::metadata(&out).map_or(0, |m| m.len() as usize);
+                if len > 0 && len < expected.len() {
+                    partial_resumes += 1;
+                }
             }
+            let before = std::fs::metadata(&out).map_or(0, |m| m.len());
             let mut child = erx_command(&args).spawn().expect("spawn");
-            std::thread::sleep(Duration::from_millis(5 + next(&mut seed) % 120));
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while child.try_wait().expect("try_wait").is_none()
+                && std::fs::metadata(&out).map_or(0, |m| m.len()) <= before
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(Duration::from_millis(next(&mut seed) % 40));
             if child.try_wait().expect("try_wait").is_none() {
                 child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
                 kills += 1;
@@ -131,6 +144,25 @@ fn killed_runs_resume_to_byte_identical_output() {
         );
     }
     assert!(kills > 0, "no run was killed; the kill points are too late");
+    assert!(
+        partial_resumes > 0,
+        "no resume started from a partial output"
+    );
+}
+
+#[test]
+fn a_bom_before_the_first_record_is_not_part_of_it() {
+    let input = b"\xEF\xBB\xBF{\"id\": \"first\", \"text\": \"Kim met Choe.\"}\n";
+    let out = run(&["extract", "--quiet"], Some(input));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(v["id"], "first");
+    assert!(v.get("error").is_none() && v["entities"].is_array());
 }
 
 #[test]

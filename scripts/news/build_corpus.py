@@ -32,10 +32,30 @@ def pick_files(ann_dir):
     return chosen
 
 
+def archive(ann_dir, batch_dir, out):
+    """Compact copies of the annotation files and the batch indexes (.meta.json)."""
+    os.makedirs(out, exist_ok=True)
+    paths = glob.glob(os.path.join(ann_dir, "batch-*.json"))
+    paths += glob.glob(os.path.join(batch_dir, "batch-*.meta.json"))
+    for path in sorted(paths):
+        name = os.path.basename(path)
+        if name.endswith(".meta.json") and not glob.glob(os.path.join(ann_dir, name.split(".")[0] + ".*.json")):
+            continue  # an index of a batch nobody annotated
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
+            f.write("\n")
+
+
 def stats(records):
     ents = [e for r in records for e in r["entities"]]
+    categories = {}
+    for r in records:
+        categories[r.get("category")] = categories.get(r.get("category"), 0) + 1
     return {
         "articles": len(records),
+        "categories": dict(sorted(categories.items())),
         "sentences": sum(len(r["sentences"]) for r in records),
         "names": sum(e["label"] in corpus.NAME_LABELS for e in ents),
         "values": sum(e["label"] in corpus.VALUE_LABELS for e in ents),
@@ -51,7 +71,12 @@ def main():
     ap.add_argument("--batches", default="runs/news/batches")
     ap.add_argument("--dump", default="../shared/datasets/articles/bbc-news.jsonl")
     ap.add_argument("--out", default="data/news")
+    ap.add_argument("--raw-out", help="also copy every annotation file and batch index "
+                    "(strings, labels, offsets; no text) here, compact, so agreement and "
+                    "validation can be rerun from the repository")
     args = ap.parse_args()
+    if args.raw_out:
+        archive(args.ann, args.batches, args.raw_out)
     dump = corpus.read_dump(args.dump)
     splits = {"train": [], "dev": []}
     for batch, path in sorted(pick_files(args.ann).items()):

@@ -173,7 +173,7 @@ def validate_article(ann, meta, text, rejects):
         rejects.items += len(missing)
         rejects.reject(rid, f"sentences not annotated: {missing} (list every sentence, empty ones too)")
         return None
-    return {"id": rid, "sha256": meta["sha256"], "sentences": spans,
+    return {"id": rid, "category": meta.get("category"), "sha256": meta["sha256"], "sentences": spans,
             "entities": entities, "relations": relations}
 
 

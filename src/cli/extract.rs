@@ -62,7 +62,7 @@ pub struct ExtractArgs {
     /// line cut short is removed), skip that many input records, checking that each is
     /// the record its line was written for, and append the rest. The result is
     /// byte-identical to an uninterrupted run over the same input.
-    #[arg(long, requires = "output")]
+    #[arg(long, requires = "output", conflicts_with = "pretty")]
     resume: bool,
     /// Documents per extraction batch (memory stays bounded by this).
     #[arg(long, default_value_t = 128, value_name = "N")]
@@ -319,8 +319,12 @@ impl Done {
     fn check(&self, position: usize, r: &Record) -> Result<()> {
         let written = &self.keys[position - 1];
         let input = Key::of_record(r);
-        // a successful line for an id-less record says nothing about which record it was
-        if *written != Key::Unknown && *written != input {
+        // a successful line without an id was written for a record without one
+        let matches = match written {
+            Key::Unknown => r.id.is_none(),
+            known => *known == input,
+        };
+        if !matches {
             bail!(
                 "cannot resume: output line {position} is for {written:?} but input record \
                  {position} is {input:?}; the input changed since the interrupted run. \

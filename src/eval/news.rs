@@ -7,6 +7,8 @@
 //! Scoring ([`NewsScorer`]) works on code-point spans over the whole article:
 //! * entities: exact span and label, micro and per type, names and values apart;
 //! * relations on ordered pairs: the head and tail mention spans match, label ignored;
+//!   gold relations that repeat a pair of names (same texts, same label) count once, as
+//!   erx prints one relation per entity pair and label in a document;
 //! * pairs plus label: the same with the relation label (predictions in other schemas
 //!   are mapped through [`news_label`], others count as wrong labels);
 //! * phrase token F1: on pairs that match, the token overlap of the predicted and gold
@@ -19,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::gold::{GoldError, Location};
-use super::score::{Prf, RelationTuple, Scorer, Scores, Span};
+use super::score::{Prf, Scorer, Scores, Span};
 use crate::document::Document;
 
 /// Name entity types (CoNLL-2003 scheme).
@@ -264,7 +266,8 @@ pub struct PredictedRelation {
     pub score: f32,
 }
 
-/// Mentions and relations of an erx [`Document`] in the form [`NewsScorer`] compares.
+/// Mentions and typed relations (open links left out) of an erx [`Document`] in the form
+/// [`NewsScorer`] compares.
 pub fn predictions(doc: &Document) -> (Vec<Span>, Vec<PredictedRelation>) {
     let entities = doc
         .entities
@@ -282,9 +285,11 @@ pub fn predictions(doc: &Document) -> (Vec<Span>, Vec<PredictedRelation>) {
             .and_then(|e| e.mentions.get(k))
             .map(|m| (m.start, m.end))
     };
+    // Open links carry no label and repeat typed pairs; the news schema is typed.
     let relations = doc
         .relations
         .iter()
+        .filter(|r| r.schema != "open")
         .filter_map(|r| {
             let head = span_of(&r.head, r.head_mention)?;
             let tail = span_of(&r.tail, r.tail_mention)?;
@@ -322,8 +327,8 @@ pub struct NewsScores {
 pub struct NewsScorer {
     names: Scorer<Span>,
     values: Scorer<Span>,
-    pairs: Scorer<RelationTuple>,
-    labelled: Scorer<RelationTuple>,
+    pairs: BTreeMap<String, Counts>,
+    labelled: BTreeMap<String, Counts>,
     phrase_sum: f64,
     phrase_pairs: usize,
 }
@@ -331,11 +336,67 @@ pub struct NewsScorer {
 /// An ordered pair of mention spans: (head, tail).
 type PairKey = ((usize, usize), (usize, usize));
 
-fn pair_tuple(head: (usize, usize), tail: (usize, usize), label: &str) -> RelationTuple {
-    RelationTuple {
-        head: Span::new(head.0, head.1, ""),
-        tail: Span::new(tail.0, tail.1, ""),
-        label: label.to_owned(),
+/// True positives, false positives, false negatives.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+}
+
+/// Counts per label. `gold` holds (pair, group, label): gold items of one group and label
+/// count once, as found when any member is predicted. A prediction that matches no gold
+/// pair of its label is a false positive; one that matches an already found group is
+/// neither.
+fn count_grouped(
+    counts: &mut BTreeMap<String, Counts>,
+    gold: &[(PairKey, String, String)],
+    predicted: &[(PairKey, String)],
+) {
+    let mut found: BTreeMap<(&str, &str), bool> = BTreeMap::new();
+    for (_, group, label) in gold {
+        found
+            .entry((label.as_str(), group.as_str()))
+            .or_insert(false);
+    }
+    for (key, label) in predicted {
+        let hits: Vec<&str> = gold
+            .iter()
+            .filter(|(k, _, l)| k == key && l == label)
+            .map(|(_, g, _)| g.as_str())
+            .collect();
+        let c = counts.entry(label.clone()).or_default();
+        if hits.is_empty() {
+            c.fp += 1;
+        }
+        for g in hits {
+            if let Some(done) = found.get_mut(&(label.as_str(), g)) {
+                if !*done {
+                    *done = true;
+                    c.tp += 1;
+                }
+            }
+        }
+    }
+    for ((label, _), done) in found {
+        if !done {
+            counts.entry(label.to_owned()).or_default().fn_ += 1;
+        }
+    }
+}
+
+fn to_scores(counts: &BTreeMap<String, Counts>) -> Scores {
+    let mut total = Counts::default();
+    let mut per_label = BTreeMap::new();
+    for (label, c) in counts {
+        total.tp += c.tp;
+        total.fp += c.fp;
+        total.fn_ += c.fn_;
+        per_label.insert(label.clone(), Prf::from_counts(c.tp, c.fp, c.fn_));
+    }
+    Scores {
+        micro: Prf::from_counts(total.tp, total.fp, total.fn_),
+        per_label,
     }
 }
 
@@ -365,9 +426,16 @@ impl NewsScorer {
         self.values.add(&gold_values, &pred_values);
 
         let span = |i: usize| (gold.entities[i].start, gold.entities[i].end);
+        // erx keeps one relation per entity pair and label in a document, so gold relations
+        // repeating a pair of names with one label form one group: found once, missed once.
+        let name = |i: usize| gold.entities[i].text.to_lowercase();
         let mut gold_pairs: BTreeMap<PairKey, &NewsRelation> = BTreeMap::new();
+        let mut gold_members: Vec<(PairKey, String, String)> = Vec::new();
         for r in &gold.relations {
-            gold_pairs.insert((span(r.head), span(r.tail)), r);
+            let key = (span(r.head), span(r.tail));
+            gold_pairs.insert(key, r);
+            let group = format!("{}\u{1f}{}", name(r.head), name(r.tail));
+            gold_members.push((key, group, r.label.clone()));
         }
         let mut best: BTreeMap<PairKey, &PredictedRelation> = BTreeMap::new();
         for p in relations {
@@ -376,27 +444,23 @@ impl NewsScorer {
                 *slot = p;
             }
         }
-        let gold_tuples: Vec<RelationTuple> = gold_pairs
-            .keys()
-            .map(|&(h, t)| pair_tuple(h, t, "pair"))
-            .collect();
-        let pred_tuples: Vec<RelationTuple> = best
-            .keys()
-            .map(|&(h, t)| pair_tuple(h, t, "pair"))
-            .collect();
-        self.pairs.add(&gold_tuples, &pred_tuples);
-
-        let gold_labelled: Vec<RelationTuple> = gold_pairs
+        let unlabelled: Vec<(PairKey, String, String)> = gold_members
             .iter()
-            .map(|(&(h, t), r)| pair_tuple(h, t, &r.label))
+            .map(|(k, g, _)| (*k, g.clone(), "pair".to_owned()))
             .collect();
+        let predicted_pairs: Vec<(PairKey, String)> =
+            best.keys().map(|&k| (k, "pair".to_owned())).collect();
+        count_grouped(&mut self.pairs, &unlabelled, &predicted_pairs);
         let mut seen = HashSet::new();
-        let pred_labelled: Vec<RelationTuple> = relations
+        let predicted_labelled: Vec<(PairKey, String)> = relations
             .iter()
             .filter(|p| seen.insert((p.head, p.tail, p.label.clone())))
-            .map(|p| pair_tuple(p.head, p.tail, p.label.as_deref().unwrap_or("(other)")))
+            .map(|p| {
+                let label = p.label.as_deref().unwrap_or("(other)");
+                ((p.head, p.tail), label.to_owned())
+            })
             .collect();
-        self.labelled.add(&gold_labelled, &pred_labelled);
+        count_grouped(&mut self.labelled, &gold_members, &predicted_labelled);
 
         for (key, p) in &best {
             if let Some(g) = gold_pairs.get(key) {
@@ -415,8 +479,8 @@ impl NewsScorer {
         NewsScores {
             names: self.names.scores(),
             values: self.values.scores(),
-            pairs: self.pairs.scores().micro,
-            labelled: self.labelled.scores(),
+            pairs: to_scores(&self.pairs).micro,
+            labelled: to_scores(&self.labelled),
             phrase_f1: if self.phrase_pairs == 0 {
                 0.0
             } else {
@@ -562,6 +626,43 @@ mod tests {
         // phrase: best-scored prediction on the matched pair says "met" = gold: 1.0
         assert_eq!(r.phrase_pairs, 1);
         assert_eq!(r.phrase_f1, 1.0);
+    }
+
+    #[test]
+    fn a_repeated_pair_of_names_counts_once() {
+        // "Blair met Bush. Blair met Bush again." -- erx prints one relation per entity
+        // pair, so finding either copy finds the pair, and missing both misses it once.
+        let mut g = gold();
+        g.entities = vec![
+            mention(0, 5, "Blair", "PER"),
+            mention(10, 14, "Bush", "PER"),
+            mention(16, 21, "Blair", "PER"),
+            mention(26, 30, "Bush", "PER"),
+        ];
+        let met = |head, tail, at| NewsRelation {
+            head,
+            tail,
+            label: "met".into(),
+            phrase: "met".into(),
+            phrase_start: Some(at),
+            phrase_end: Some(at + 3),
+            negated: false,
+            sentence: 0,
+        };
+        g.relations = vec![met(0, 1, 6), met(2, 3, 22)];
+        let mut s = NewsScorer::new();
+        s.add(
+            &g,
+            &[],
+            &[rel((16, 21), (26, 30), Some("met"), "met", 22, 0.9)],
+        );
+        let r = s.scores();
+        assert_eq!((r.pairs.tp, r.pairs.fp, r.pairs.fn_), (1, 0, 0));
+        let l = r.labelled.micro;
+        assert_eq!((l.tp, l.fp, l.fn_), (1, 0, 0));
+        let mut s = NewsScorer::new();
+        s.add(&g, &[], &[]);
+        assert_eq!(s.scores().pairs.fn_, 1);
     }
 
     #[test]
