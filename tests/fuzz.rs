@@ -13,7 +13,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::{assert_offsets_match, fixture_extractor, fixture_model};
+use common::{assert_offsets_match, cases, fixture_extractor, fixture_model};
 use proptest::prelude::*;
 
 /// Pieces of hostile text: combining marks, right-to-left scripts, emoji ZWJ sequences,
@@ -81,14 +81,6 @@ fn hostile_text(max_pieces: usize) -> impl Strategy<Value = String> {
 fn extractor() -> &'static erx::Extractor {
     static X: OnceLock<erx::Extractor> = OnceLock::new();
     X.get_or_init(fixture_extractor)
-}
-
-/// Cases per property: `default` in CI, or `PROPTEST_CASES` for a long run.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

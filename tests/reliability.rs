@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::fixture_model;
+use common::{cases, fixture_model};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -288,14 +288,6 @@ fn is_record(line: &[u8], first: bool) -> bool {
         line
     };
     std::str::from_utf8(line).map_or(true, |t| !t.trim().is_empty())
-}
-
-/// Cases per property: `default` in CI, or `PROPTEST_CASES` for a long run.
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

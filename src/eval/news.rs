@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::gold::{GoldError, Location};
-use super::score::{Prf, Scorer, Scores, Span};
+use super::score::{summarise, Counts, Prf, Scorer, Scores, Span};
 use crate::document::Document;
 
 /// Name entity types (CoNLL-2003 scheme).
@@ -336,14 +336,6 @@ pub struct NewsScorer {
 /// An ordered pair of mention spans: (head, tail).
 type PairKey = ((usize, usize), (usize, usize));
 
-/// True positives, false positives, false negatives.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
-}
-
 /// Counts per label. `gold` holds (pair, group, label): gold items of one group and label
 /// count once, as found when any member is predicted. A prediction that matches no gold
 /// pair of its label is a false positive; one that matches an already found group is
@@ -382,21 +374,6 @@ fn count_grouped(
         if !done {
             counts.entry(label.to_owned()).or_default().fn_ += 1;
         }
-    }
-}
-
-fn to_scores(counts: &BTreeMap<String, Counts>) -> Scores {
-    let mut total = Counts::default();
-    let mut per_label = BTreeMap::new();
-    for (label, c) in counts {
-        total.tp += c.tp;
-        total.fp += c.fp;
-        total.fn_ += c.fn_;
-        per_label.insert(label.clone(), Prf::from_counts(c.tp, c.fp, c.fn_));
-    }
-    Scores {
-        micro: Prf::from_counts(total.tp, total.fp, total.fn_),
-        per_label,
     }
 }
 
@@ -479,8 +456,8 @@ impl NewsScorer {
         NewsScores {
             names: self.names.scores(),
             values: self.values.scores(),
-            pairs: to_scores(&self.pairs).micro,
-            labelled: to_scores(&self.labelled),
+            pairs: summarise(&self.pairs).micro,
+            labelled: summarise(&self.labelled),
             phrase_f1: if self.phrase_pairs == 0 {
                 0.0
             } else {

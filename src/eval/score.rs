@@ -113,11 +113,28 @@ pub struct Scores {
     pub per_label: BTreeMap<String, Prf>,
 }
 
+/// True positives, false positives and false negatives of one label.
 #[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
+pub(crate) struct Counts {
+    pub(crate) tp: usize,
+    pub(crate) fp: usize,
+    pub(crate) fn_: usize,
+}
+
+/// Micro and per-label scores from counts per label.
+pub(crate) fn summarise(counts: &BTreeMap<String, Counts>) -> Scores {
+    let mut total = Counts::default();
+    let mut per_label = BTreeMap::new();
+    for (label, c) in counts {
+        total.tp += c.tp;
+        total.fp += c.fp;
+        total.fn_ += c.fn_;
+        per_label.insert(label.clone(), Prf::from_counts(c.tp, c.fp, c.fn_));
+    }
+    Scores {
+        micro: Prf::from_counts(total.tp, total.fp, total.fn_),
+        per_label,
+    }
 }
 
 /// Accumulates gold and predicted items sentence by sentence (multiset semantics per
@@ -170,18 +187,7 @@ impl<T: Labelled + Eq + Hash> Scorer<T> {
 
     /// Micro and per-label scores over everything added so far.
     pub fn scores(&self) -> Scores {
-        let mut total = Counts::default();
-        let mut per_label = BTreeMap::new();
-        for (label, c) in &self.counts {
-            total.tp += c.tp;
-            total.fp += c.fp;
-            total.fn_ += c.fn_;
-            per_label.insert(label.clone(), Prf::from_counts(c.tp, c.fp, c.fn_));
-        }
-        Scores {
-            micro: Prf::from_counts(total.tp, total.fp, total.fn_),
-            per_label,
-        }
+        summarise(&self.counts)
     }
 
     fn counts_for(&mut self, label: &str) -> &mut Counts {

@@ -59,3 +59,11 @@ pub fn long_text(chars: usize) -> String {
     }
     s
 }
+
+/// Cases per property test: `default` in CI, or `PROPTEST_CASES` for a long run.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
