@@ -6,7 +6,7 @@
 //! CI runs a bounded number of cases (seconds). A long run:
 //!
 //! ```sh
-//! PROPTEST_CASES=20000 cargo test --release --test fuzz
+//! PROPTEST_CASES=50000 cargo test --release --test fuzz
 //! ```
 
 mod common;

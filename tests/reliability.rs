@@ -151,6 +151,29 @@ fn killed_runs_resume_to_byte_identical_output() {
 }
 
 #[test]
+fn a_one_megabyte_jsonl_line_is_one_record() {
+    let text = "x".repeat(1 << 20);
+    let mut input = serde_json::json!({"id": "big", "text": text})
+        .to_string()
+        .into_bytes();
+    input.extend_from_slice(b"\n{\"id\": \"after\", \"text\": \"Kim met Choe.\"}\n");
+    let out = run(&["extract", "--quiet"], Some(&input));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Value>(l).expect("JSON line")["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![Value::from("big"), Value::from("after")]);
+}
+
+#[test]
 fn a_bom_before_the_first_record_is_not_part_of_it() {
     let input = b"\xEF\xBB\xBF{\"id\": \"first\", \"text\": \"Kim met Choe.\"}\n";
     let out = run(&["extract", "--quiet"], Some(input));
