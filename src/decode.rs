@@ -820,6 +820,112 @@ mod tests {
         w
     }
 
+    /// The phrase choice before predicates were found by binary search: every step scans
+    /// all predicates. Kept as the reference the faster search must agree with.
+    fn choose_phrase_by_scan(
+        a: &Range<usize>,
+        b: &Range<usize>,
+        predicates: &[WordSpan],
+        words: &[Word],
+    ) -> Range<usize> {
+        let n_words = words.len();
+        let (first, second) = if a.start <= b.start { (a, b) } else { (b, a) };
+        let gap = first.end.min(second.start)..second.start.max(first.end);
+        let between = predicates
+            .iter()
+            .filter(|p| p.words.start >= gap.start && p.words.end <= gap.end)
+            .max_by(|x, y| x.score.total_cmp(&y.score));
+        if let Some(p) = between {
+            return extend_to(&p.words, gap.end, words);
+        }
+        let core = trim_to_content(words, gap.clone());
+        if !core.is_empty() && core.len() <= GAP_PHRASE {
+            return core;
+        }
+        let near = predicates
+            .iter()
+            .filter(|p| {
+                let before =
+                    p.words.end <= first.start && first.start - p.words.end <= PHRASE_EXTENSION;
+                let after =
+                    p.words.start >= second.end && p.words.start - second.end <= PHRASE_EXTENSION;
+                before || after
+            })
+            .max_by(|x, y| x.score.total_cmp(&y.score));
+        if let Some(p) = near {
+            return p.words.clone();
+        }
+        let wordy = gap
+            .clone()
+            .any(|i| words.get(i).is_some_and(|w| w.punct.is_none()));
+        if wordy && gap.len() <= GAP_PHRASE {
+            return gap;
+        }
+        let evidence = first.start..second.end.min(n_words);
+        if evidence.len() <= EVIDENCE_PHRASE {
+            return evidence;
+        }
+        // a whole clause is no phrase: take the predicate closest to either mention
+        let distance = |p: &WordSpan| {
+            let to = |m: &Range<usize>| {
+                if p.words.end <= m.start {
+                    m.start - p.words.end
+                } else {
+                    p.words.start.saturating_sub(m.end)
+                }
+            };
+            to(first).min(to(second))
+        };
+        predicates
+            .iter()
+            .min_by(|x, y| {
+                distance(x)
+                    .cmp(&distance(y))
+                    .then(y.score.total_cmp(&x.score))
+            })
+            .map_or(evidence, |p| p.words.clone())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn binary_search_picks_the_same_phrase_as_a_full_scan(
+            n in 2usize..40,
+            marks in proptest::collection::vec(0u8..6, 40),
+            cuts in proptest::collection::vec((1usize..4, 0usize..3, 0u8..100), 0..15),
+            a in (0usize..40, 1usize..4),
+            b in (0usize..40, 1usize..4),
+        ) {
+            let mut w = words(&vec![1; n]);
+            for (i, m) in marks.iter().take(n).enumerate() {
+                match m {
+                    0 => w[i].class = WordClass::Function,
+                    1 => w[i].punct = Some(','),
+                    _ => {}
+                }
+            }
+            // non-overlapping predicates in word order: (gap before, length, score)
+            let mut predicates = Vec::new();
+            let mut at = 0;
+            for (gap, len, score) in cuts {
+                let start = at + gap;
+                if start + len > n {
+                    break;
+                }
+                predicates.push(pred(start..start + len, f32::from(score) / 100.0));
+                at = start + len;
+            }
+            let span = |(s, l): (usize, usize)| (s % n)..((s % n) + l).min(n);
+            let (a, b) = (span(a), span(b));
+            if a.end > b.start && b.end > a.start {
+                return Ok(()); // overlapping mentions never form a pair
+            }
+            proptest::prop_assert_eq!(
+                choose_phrase(&a, &b, &predicates, &w),
+                choose_phrase_by_scan(&a, &b, &predicates, &w)
+            );
+        }
+    }
+
     #[test]
     fn phrase_falls_back_to_a_short_gap_then_to_the_evidence() {
         let w = words(&[1; 9]);
