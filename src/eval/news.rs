@@ -468,8 +468,9 @@ impl NewsScorer {
     }
 }
 
-/// The default location of the dump the corpus was annotated on, relative to the
-/// repository root; `erx eval --dump` overrides it.
+/// The default location of the dump the corpus was annotated on, relative to the current
+/// directory, so it resolves when erx runs from the repository root as the README does;
+/// `erx eval --dump` overrides it.
 pub fn default_dump() -> PathBuf {
     PathBuf::from("../shared/datasets/articles/bbc-news.jsonl")
 }
