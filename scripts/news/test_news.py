@@ -9,6 +9,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agreement  # noqa: E402
 import corpus  # noqa: E402
+import examples  # noqa: E402
 import validate  # noqa: E402
 
 TEXT = "Blair met Bush. The US and USA said Blair fined Acme, not Bush."
@@ -144,6 +145,25 @@ class CommittedCorpus(unittest.TestCase):
                             s0, s1 = sents[x["sentence"]]
                             self.assertTrue(s0 <= x["phrase_start"] < x["phrase_end"] <= s1)
         self.assertGreaterEqual(sum(1 for v in ids.values() if v == "dev"), 1)
+
+
+class Examples(unittest.TestCase):
+    def test_tokens_tags_and_relations_by_hand(self):
+        text = "Chelsea's John Terry met Bush in 2004."
+        record = {"id": "t", "text": text, "sentences": [[0, len(text)]],
+                  "entities": [{"start": 0, "end": 7, "label": "ORG", "sentence": 0},
+                               {"start": 10, "end": 20, "label": "PER", "sentence": 0},
+                               {"start": 25, "end": 29, "label": "PER", "sentence": 0},
+                               {"start": 33, "end": 37, "label": "DATE", "sentence": 0}],
+                  "relations": [{"head": 1, "tail": 0, "label": "works_for", "phrase": "'s",
+                                 "phrase_start": 7, "phrase_end": 9, "negated": False, "sentence": 0}]}
+        ex = examples.sentence_examples(record)[0]
+        self.assertEqual(ex["words"], ["Chelsea", "'", "s", "John", "Terry", "met", "Bush", "in", "2004", "."])
+        self.assertEqual(ex["names"], ["B-ORG", "O", "O", "B-PER", "I-PER", "O", "B-PER", "O", "O", "O"])
+        self.assertEqual(ex["values"][8], "B-DATE")
+        self.assertEqual(ex["relations"], [{"head": (3, 5), "tail": (0, 1), "label": "works_for",
+                                            "phrase": (1, 3), "negated": False}])
+        self.assertEqual(ex["misaligned"], 0)
 
 
 class Agreement(unittest.TestCase):
