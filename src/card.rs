@@ -175,3 +175,12 @@ impl ModelCard {
         model_dir.join(&self.onnx.file)
     }
 }
+
+/// Lower-case hex sha256 of `bytes`, the form model cards and corpus records store.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -648,15 +648,11 @@ fn empty_document(model: &str, provider: &str) -> Document {
 }
 
 fn verify_sha256(path: &Path, expected: &str) -> Result<()> {
-    use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let found: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let found = crate::card::sha256_hex(&bytes);
     if found != expected.to_ascii_lowercase() {
         return Err(Error::Checksum {
             path: path.to_path_buf(),

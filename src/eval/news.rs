@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::gold::{GoldError, Location};
 use super::score::{summarise, Counts, Prf, Scorer, Scores, Span};
+use crate::card::sha256_hex;
 use crate::document::Document;
 
 /// Name entity types (CoNLL-2003 scheme).
@@ -103,13 +103,6 @@ pub fn news_label<'a>(schema: &str, label: &'a str) -> Option<&'a str> {
     }
 }
 
-fn hex_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn news_error(path: &Path, at: Location, message: impl Into<String>) -> GoldError {
     GoldError::Parse {
         path: Some(path.to_path_buf()),
@@ -174,7 +167,7 @@ pub fn read_news(corpus: &Path, dump: &Path) -> Result<Vec<NewsArticle>, GoldErr
                     ),
                 )
             })?;
-            if hex_sha256(&text) != article.sha256 {
+            if sha256_hex(text.as_bytes()) != article.sha256 {
                 return Err(news_error(
                     corpus,
                     at,
@@ -659,7 +652,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "Blair met Bush in 2004 and fined Acme.";
         let mut article = gold();
-        article.sha256 = hex_sha256(text);
+        article.sha256 = sha256_hex(text.as_bytes());
         let corpus = dir.path().join("dev.jsonl");
         std::fs::write(&corpus, serde_json::to_string(&article).unwrap() + "\n").unwrap();
         let dump = dir.path().join("dump.jsonl");
