@@ -14,7 +14,7 @@
 //! * phrase token F1: on pairs that match, the token overlap of the predicted and gold
 //!   phrases, averaged over those pairs (two empty phrases agree).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -329,44 +329,30 @@ pub struct NewsScorer {
 /// An ordered pair of mention spans: (head, tail).
 type PairKey = ((usize, usize), (usize, usize));
 
-/// Counts per label. `gold` holds (pair, group, label): gold items of one group and label
-/// count once, as found when any member is predicted. A prediction that matches no gold
-/// pair of its label is a false positive; one that matches an already found group is
-/// neither.
+/// Counts per label. `gold` maps each gold ordered pair to its (label, group), where a
+/// group is one pair of names: gold pairs of one group and label count once, as found
+/// when any of them is predicted. A prediction whose pair and label match no gold pair
+/// is a false positive; one that matches an already found group is neither.
 fn count_grouped(
     counts: &mut BTreeMap<String, Counts>,
-    gold: &[(PairKey, String, String)],
-    predicted: &[(PairKey, String)],
+    gold: &BTreeMap<PairKey, (&str, &str)>,
+    predicted: &[(PairKey, &str)],
 ) {
-    let mut found: BTreeMap<(&str, &str), bool> = BTreeMap::new();
-    for (_, group, label) in gold {
-        found
-            .entry((label.as_str(), group.as_str()))
-            .or_insert(false);
-    }
-    for (key, label) in predicted {
-        let hits: Vec<&str> = gold
-            .iter()
-            .filter(|(k, _, l)| k == key && l == label)
-            .map(|(_, g, _)| g.as_str())
-            .collect();
-        let c = counts.entry(label.clone()).or_default();
-        if hits.is_empty() {
-            c.fp += 1;
-        }
-        for g in hits {
-            if let Some(done) = found.get_mut(&(label.as_str(), g)) {
-                if !*done {
-                    *done = true;
+    let mut found = BTreeSet::new();
+    for &(key, label) in predicted {
+        let c = counts.entry(label.to_owned()).or_default();
+        match gold.get(&key) {
+            Some(&(gold_label, group)) if gold_label == label => {
+                if found.insert((gold_label, group)) {
                     c.tp += 1;
                 }
             }
+            _ => c.fp += 1,
         }
     }
-    for ((label, _), done) in found {
-        if !done {
-            counts.entry(label.to_owned()).or_default().fn_ += 1;
-        }
+    let groups: BTreeSet<(&str, &str)> = gold.values().copied().collect();
+    for (label, _) in groups.difference(&found) {
+        counts.entry((*label).to_owned()).or_default().fn_ += 1;
     }
 }
 
@@ -398,15 +384,29 @@ impl NewsScorer {
         let span = |i: usize| (gold.entities[i].start, gold.entities[i].end);
         // erx keeps one relation per entity pair and label in a document, so gold relations
         // repeating a pair of names with one label form one group: found once, missed once.
-        let name = |i: usize| gold.entities[i].text.to_lowercase();
-        let mut gold_pairs: BTreeMap<PairKey, &NewsRelation> = BTreeMap::new();
-        let mut gold_members: Vec<(PairKey, String, String)> = Vec::new();
-        for r in &gold.relations {
-            let key = (span(r.head), span(r.tail));
-            gold_pairs.insert(key, r);
-            let group = format!("{}\u{1f}{}", name(r.head), name(r.tail));
-            gold_members.push((key, group, r.label.clone()));
-        }
+        let groups: Vec<String> = gold
+            .relations
+            .iter()
+            .map(|r| {
+                let name = |i: usize| gold.entities[i].text.to_lowercase();
+                format!("{}\u{1f}{}", name(r.head), name(r.tail))
+            })
+            .collect();
+        let gold_pairs: BTreeMap<PairKey, &NewsRelation> = gold
+            .relations
+            .iter()
+            .map(|r| ((span(r.head), span(r.tail)), r))
+            .collect();
+        let labelled: BTreeMap<PairKey, (&str, &str)> = gold
+            .relations
+            .iter()
+            .zip(&groups)
+            .map(|(r, g)| ((span(r.head), span(r.tail)), (r.label.as_str(), g.as_str())))
+            .collect();
+        let unlabelled: BTreeMap<PairKey, (&str, &str)> = labelled
+            .iter()
+            .map(|(&k, &(_, g))| (k, ("pair", g)))
+            .collect();
         let mut best: BTreeMap<PairKey, &PredictedRelation> = BTreeMap::new();
         for p in relations {
             let slot = best.entry((p.head, p.tail)).or_insert(p);
@@ -414,23 +414,15 @@ impl NewsScorer {
                 *slot = p;
             }
         }
-        let unlabelled: Vec<(PairKey, String, String)> = gold_members
-            .iter()
-            .map(|(k, g, _)| (*k, g.clone(), "pair".to_owned()))
-            .collect();
-        let predicted_pairs: Vec<(PairKey, String)> =
-            best.keys().map(|&k| (k, "pair".to_owned())).collect();
+        let predicted_pairs: Vec<(PairKey, &str)> = best.keys().map(|&k| (k, "pair")).collect();
         count_grouped(&mut self.pairs, &unlabelled, &predicted_pairs);
         let mut seen = HashSet::new();
-        let predicted_labelled: Vec<(PairKey, String)> = relations
+        let predicted_labelled: Vec<(PairKey, &str)> = relations
             .iter()
-            .filter(|p| seen.insert((p.head, p.tail, p.label.clone())))
-            .map(|p| {
-                let label = p.label.as_deref().unwrap_or("(other)");
-                ((p.head, p.tail), label.to_owned())
-            })
+            .map(|p| ((p.head, p.tail), p.label.as_deref().unwrap_or("(other)")))
+            .filter(|x| seen.insert(*x))
             .collect();
-        count_grouped(&mut self.labelled, &gold_members, &predicted_labelled);
+        count_grouped(&mut self.labelled, &labelled, &predicted_labelled);
 
         for (key, p) in &best {
             if let Some(g) = gold_pairs.get(key) {
