@@ -469,14 +469,10 @@ pub fn choose_phrase(
         to(first).min(to(second))
     };
     // The closest predicates sit next to where either mention would be inserted.
-    let mut candidates: Vec<usize> = Vec::new();
-    for m in [first, second] {
-        let lo = from(m.start).saturating_sub(2);
-        let hi = (from(m.end) + 2).min(predicates.len());
-        candidates.extend(lo..hi);
-    }
-    candidates
-        .into_iter()
+    let around =
+        |m: &Range<usize>| from(m.start).saturating_sub(2)..(from(m.end) + 2).min(predicates.len());
+    around(first)
+        .chain(around(second))
         .map(|i| &predicates[i])
         .min_by(|x, y| {
             distance(x)
