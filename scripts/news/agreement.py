@@ -11,22 +11,18 @@ and negation agreement on those pairs. Annotator A plays gold; F1 is symmetric.
 import argparse
 import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 import validate  # noqa: E402
 
-TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
 def phrase_tokens(rel):
     """Code-point spans of the phrase's tokens (empty phrase: no tokens)."""
     if not rel["phrase"]:
         return set()
     base = rel["phrase_start"]
-    return {(base + m.start(), base + m.end()) for m in TOKEN.finditer(rel["phrase"])}
+    return {(base + m.start(), base + m.end()) for m in corpus.TOKEN.finditer(rel["phrase"])}
 
 
 def token_f1(a, b):

@@ -37,6 +37,10 @@ CONLL04_TO_NEWS = {
     "Kill": "killed",
 }
 
+# A word token: a run of letters and digits, or one other non-space character. Phrases
+# are compared and training examples tokenised on these (erx's phrase_tokens agrees).
+TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
 _NO_SPLIT_AFTER = {
     "mr", "mrs", "ms", "dr", "st", "prof", "gen", "col", "lt", "sgt", "capt", "rev",
     "sen", "rep", "gov", "jr", "sr", "vs", "no", "inc", "corp", "co", "ltd", "plc",

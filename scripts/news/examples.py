@@ -12,18 +12,14 @@ the annotated spans align with these tokens.
 """
 import argparse
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 
-WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
 def tokens(text, start, end):
     """(start, end) code-point spans of the word tokens of text[start:end]."""
-    return [(start + m.start(), start + m.end()) for m in WORD.finditer(text[start:end])]
+    return [(start + m.start(), start + m.end()) for m in corpus.TOKEN.finditer(text[start:end])]
 
 
 def token_span(toks, start, end):
