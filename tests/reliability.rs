@@ -38,6 +38,13 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("wait erx")
 }
 
+/// Asserts that erx failed with exit status 1 and that stderr says each of `phrases`.
+fn assert_fails_saying(out: &Output, phrases: &[&str]) {
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(phrases.iter().all(|p| err.contains(p)), "{err}");
+}
+
 /// A few hundred records of every kind: ids, no ids, a shared id, numeric ids, bad JSON,
 /// a missing text, a BOM on the first line, CRLF endings and blank lines.
 fn mixed_records(n: usize) -> Vec<u8> {
@@ -230,12 +237,7 @@ fn resume_refuses_output_from_another_input() {
         ],
         None,
     );
-    assert_eq!(r.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        err.contains("cannot resume") && err.contains("rerun without --resume"),
-        "{err}"
-    );
+    assert_fails_saying(&r, &["cannot resume", "rerun without --resume"]);
 }
 
 #[test]
@@ -245,12 +247,7 @@ fn a_full_disk_is_a_clear_error() {
     }
     let input: Vec<u8> = mixed_records(40);
     let r = run(&["extract", "-o", "/dev/full"], Some(&input));
-    assert_eq!(r.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        err.contains("cannot write output") && err.contains("No space left"),
-        "{err}"
-    );
+    assert_fails_saying(&r, &["cannot write output", "No space left"]);
 }
 
 #[test]
@@ -268,12 +265,7 @@ fn a_closed_pipe_is_a_clear_error() {
         .expect("read");
     assert!(first.ends_with('\n'));
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("cannot write output") && err.contains("Broken pipe"),
-        "{err}"
-    );
+    assert_fails_saying(&out, &["cannot write output", "Broken pipe"]);
 }
 
 /// One JSONL line of hostile bytes.
