@@ -271,10 +271,11 @@ pub fn predictions(doc: &Document) -> (Vec<Span>, Vec<PredictedRelation>) {
                 .map(|m| Span::new(m.start, m.end, &e.label))
         })
         .collect();
+    let by_id: HashMap<&str, &crate::document::Entity> =
+        doc.entities.iter().map(|e| (e.id.as_str(), e)).collect();
     let span_of = |id: &str, k: usize| {
-        doc.entities
-            .iter()
-            .find(|e| e.id == id)
+        by_id
+            .get(id)
             .and_then(|e| e.mentions.get(k))
             .map(|m| (m.start, m.end))
     };
