@@ -30,9 +30,14 @@ class Rejects:
         self.messages.append(f"{where}: {why}")
 
 
-def locate(sentence, text, occ, what, where, rejects):
-    """Offset of `text` within `sentence` (or None, with a rejection)."""
-    hits = corpus.find_all(sentence, text)
+# A negated relation's phrase must carry one of these (docs/annotation.md, section 7).
+NEGATION = re.compile(r"\b(not|never|no|none|neither|nor|refused|refuses|denied|denies|failed|"
+                      r"fails|without|rejected|ruled out|against)\b|n't", re.I)
+
+
+def locate(hits, text, occ, what, where, rejects):
+    """The one offset among `hits` (whole-word matches of `text`) the annotation means,
+    or None with a rejection."""
     if not hits:
         rejects.reject(where, f"{what} {text!r} not found as whole words in the sentence")
         return None
@@ -82,7 +87,7 @@ def validate_article(ann, meta, text, rejects):
                 continue
             hits = corpus.find_all(sentence, etext)
             if len(ent) == 3:
-                at = locate(sentence, etext, ent[2], "entity", where, rejects)
+                at = locate(hits, etext, ent[2], "entity", where, rejects)
                 hits = [] if at is None else [at]
             elif not hits:
                 rejects.reject(where, f"entity {etext!r} not found as whole words in the sentence")
@@ -152,7 +157,7 @@ def validate_article(ann, meta, text, rejects):
                 hi = max(h["start"], t["start"]) - s0
                 between = [x for x in hits if x >= lo and x + len(phrase) <= hi]
                 if occ is not None or len(hits) <= 1 or len(between) != 1:
-                    at = locate(sentence, phrase, occ, "phrase", where, rejects)
+                    at = locate(hits, phrase, occ, "phrase", where, rejects)
                 else:
                     at = between[0]
                 if at is None:
@@ -161,7 +166,7 @@ def validate_article(ann, meta, text, rejects):
                 if any(p0 < e["end"] and e["start"] < p1 for e in (h, t)):
                     rejects.reject(where, f"phrase {phrase!r} overlaps an argument")
                     continue
-            if negated and not re.search(r"\b(not|never|no|none|neither|nor|refused|refuses|denied|denies|failed|fails|without|rejected|ruled out|against)\b|n't", phrase, re.I):
+            if negated and not NEGATION.search(phrase):
                 rejects.reject(where, f"negated relation's phrase {phrase!r} carries no negation")
                 continue
             pairs.add((args[0], args[1]))
