@@ -7,6 +7,7 @@ most 1.2 x the peak during the first pass, and every input record got its output
 Standard library only; Linux (/proc). Writes the samples as CSV under scripts/out/soak/.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -34,8 +35,9 @@ def main():
 
     with open(args.dump, "rb") as f:
         dump = f.read()
-    records = sum(1 for line in dump.split(b"\n") if line.strip())
-    words = len(dump.decode("utf-8", "replace").split())  # JSON keys included; rough size only
+    lines = [line for line in dump.split(b"\n") if line.strip()]
+    records = len(lines)
+    words = sum(len(json.loads(line).get("text", "").split()) for line in lines)
     os.makedirs(args.out, exist_ok=True)
     out_path = os.path.join(args.out, "extract.jsonl")
     cmd = [args.erx, "extract", "--quiet", "--model", args.model, "-o", out_path]
@@ -78,8 +80,8 @@ def main():
     peak = max(s[1] for s in samples) if samples else 0
     first_pass_peak = first_pass_peak or peak
     ratio = peak / first_pass_peak if first_pass_peak else float("nan")
-    print(f"erx exit {code}; {args.passes} passes of {records} records (~{words * args.passes:,} "
-          f"whitespace tokens of JSONL); {total_lines} output lines (expected {records * args.passes}); "
+    print(f"erx exit {code}; {args.passes} passes of {records} records ({words * args.passes:,} "
+          f"words); {total_lines} output lines (expected {records * args.passes}); "
           f"{time.time() - start:.0f} s")
     print(f"peak RSS first pass {first_pass_peak / 1024:.1f} MiB, whole run {peak / 1024:.1f} MiB, "
           f"ratio {ratio:.3f} (limit {args.limit})")
