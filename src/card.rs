@@ -26,8 +26,21 @@ pub struct ModelCard {
     pub casing: Option<Casing>,
     /// Entity BIO tags in logit order, `O` first (e.g. `B-PER`, `I-PER`, ...).
     pub entity_tags: Vec<String>,
-    /// Predicate tags in logit order: `O`, `B-PRED`, `I-PRED`.
+    /// Value BIO tags in logit order, `O` first (`B-DATE`, `I-DATE`, ...); empty when the
+    /// model has no value head.
+    #[serde(default)]
+    pub value_tags: Vec<String>,
+    /// Predicate tags in logit order: `O`, `B-PRED`, `I-PRED`; empty when the model has
+    /// no predicate tagger (phrases then come from [`ModelCard::phrase_scorer`]).
+    #[serde(default)]
     pub phrase_tags: Vec<String>,
+    /// The pair-conditioned phrase scorer, when the model has one.
+    #[serde(default)]
+    pub phrase_scorer: Option<PhraseScorer>,
+    /// Print at most one relation per ordered pair (the best-scoring label) instead of
+    /// every label above its threshold.
+    #[serde(default)]
+    pub one_relation_per_pair: bool,
     /// Size of the last axis of `rel_head` / `rel_tail`.
     pub relation_rank: usize,
     /// Relation labels in the order of the relation axis.
@@ -70,13 +83,26 @@ pub struct Inputs {
     pub case_ids: Option<String>,
 }
 
-/// Graph output names.
+/// Graph output names. Optional outputs belong to optional heads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outputs {
     /// `[batch, sequence, entity_tags]`.
     pub entity_logits: String,
-    /// `[batch, sequence, 3]`.
-    pub phrase_logits: String,
+    /// `[batch, sequence, value_tags]`.
+    #[serde(default)]
+    pub value_logits: Option<String>,
+    /// `[batch, sequence, 3]`: the predicate tagger.
+    #[serde(default)]
+    pub phrase_logits: Option<String>,
+    /// `[batch, sequence, rank + 1]`: per-token phrase projection, token bias last.
+    #[serde(default)]
+    pub phrase_token: Option<String>,
+    /// `[batch, sequence, rank]`: averaged over a head mention's pieces.
+    #[serde(default)]
+    pub phrase_head: Option<String>,
+    /// `[batch, sequence, rank]`: averaged over a tail mention's pieces.
+    #[serde(default)]
+    pub phrase_tail: Option<String>,
     /// `[batch, sequence, relations, relation_rank]`.
     pub rel_head: String,
     /// `[batch, sequence, relations, relation_rank]`.
@@ -104,6 +130,19 @@ pub struct RelationLabel {
     /// Allowed (head type, tail type) pairs; empty means any.
     #[serde(default)]
     pub signatures: Vec<(String, String)>,
+}
+
+/// The learned phrase scorer. For an ordered pair of mentions (h, t) the score of word i is
+/// `phrase_token[i] · [mean_h phrase_head + mean_t phrase_tail, 1] + region_bias[region(i)]`,
+/// read at each word's first piece; the phrase is the run of words with the highest
+/// positive total (see [`crate::decode::choose_learned_phrase`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhraseScorer {
+    /// Size of the `phrase_head` / `phrase_tail` rows (`phrase_token` has one more).
+    pub rank: usize,
+    /// Learned bias per word region, in the order before both mentions, between them,
+    /// after both, inside the head, inside the tail.
+    pub region_bias: [f32; 5],
 }
 
 /// Default thresholds.
@@ -144,8 +183,31 @@ impl ModelCard {
                 return Err(bad(format!("entity tag {tag:?} is not B-X or I-X")));
             }
         }
-        if self.phrase_tags.len() != 3 {
+        if self.outputs.phrase_logits.is_some() && self.phrase_tags.len() != 3 {
             return Err(bad("phrase_tags must be [O, B-PRED, I-PRED]".into()));
+        }
+        if self.value_tags.is_empty() != self.outputs.value_logits.is_none() {
+            return Err(bad(
+                "value_tags and outputs.value_logits must be given together".into(),
+            ));
+        }
+        if let Some(first) = self.value_tags.first() {
+            if first != "O" {
+                return Err(bad("value_tags must start with \"O\"".into()));
+            }
+        }
+        let o = &self.outputs;
+        let scorer_outputs = [&o.phrase_token, &o.phrase_head, &o.phrase_tail];
+        let given = scorer_outputs.iter().filter(|x| x.is_some()).count();
+        if given != 0 && given != 3 || (given == 3) != self.phrase_scorer.is_some() {
+            return Err(bad(
+                "phrase_scorer needs outputs phrase_token, phrase_head and \
+                 phrase_tail, all three or none"
+                    .into(),
+            ));
+        }
+        if self.phrase_scorer.as_ref().is_some_and(|p| p.rank == 0) {
+            return Err(bad("phrase_scorer.rank must be positive".into()));
         }
         if self.max_tokens < 8 {
             return Err(bad(format!("max_tokens {} is too small", self.max_tokens)));

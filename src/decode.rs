@@ -15,6 +15,7 @@
 
 use std::ops::Range;
 
+use crate::card::PhraseScorer;
 use crate::tokenize::{Word, WordClass};
 
 /// Per-piece model outputs of one sentence.
@@ -27,6 +28,37 @@ pub trait TokenRows {
     fn rel_head(&self, t: usize) -> &[f32];
     /// Relation tail projection of piece `t`, `relations × rank` values.
     fn rel_tail(&self, t: usize) -> &[f32];
+    /// Value tag logits of piece `t` (empty when the model has no value head).
+    fn value(&self, _t: usize) -> &[f32] {
+        &[]
+    }
+    /// Phrase-scorer token projection of piece `t`, `rank + 1` values (empty without a
+    /// phrase scorer).
+    fn phrase_token(&self, _t: usize) -> &[f32] {
+        &[]
+    }
+    /// Phrase-scorer head projection of piece `t`, `rank` values.
+    fn phrase_head(&self, _t: usize) -> &[f32] {
+        &[]
+    }
+    /// Phrase-scorer tail projection of piece `t`, `rank` values.
+    fn phrase_tail(&self, _t: usize) -> &[f32] {
+        &[]
+    }
+}
+
+/// Which tag head a BIO decoding reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagHead {
+    Entity,
+    Value,
+}
+
+fn tag_row(rows: &dyn TokenRows, head: TagHead, t: usize) -> &[f32] {
+    match head {
+        TagHead::Entity => rows.entity(t),
+        TagHead::Value => rows.value(t),
+    }
 }
 
 /// A decoded mention: a run of whole words.
@@ -51,8 +83,9 @@ pub struct SentenceRelation {
     pub label: usize,
     /// Sigmoid score.
     pub score: f32,
-    /// Word range of the phrase that expresses it.
-    pub phrase: Range<usize>,
+    /// Word range of the phrase that expresses it; `None` when the learned scorer finds
+    /// no word worth a phrase (the pair alone carries the relation: "BBC's Nick Robinson").
+    pub phrase: Option<Range<usize>>,
 }
 
 /// What the decoder needs to know about the relation labels.
@@ -81,7 +114,7 @@ fn softmax_argmax(logits: &[f32]) -> (usize, f32) {
 /// Word-level BIO decoding (constrained Viterbi). `tags[0]` is `O`; others are `B-X` / `I-X`.
 /// Mentions are then trimmed of punctuation at their edges ([`trim_punctuation`]).
 pub fn decode_entities(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
-    tag_spans(words, rows, tags)
+    tag_spans(words, rows, TagHead::Entity, tags)
         .into_iter()
         .filter_map(|mut m| {
             m.words = trim_punctuation(words, m.words)?;
@@ -166,18 +199,25 @@ fn push_log_softmax(logits: &[f32], out: &mut Vec<f32>) {
 /// Greedy per-word argmax followed by repair turns a confident `I-X` after `O` into a
 /// one-word mention and splits "B-ORG I-MISC I-ORG" three ways; the constrained path
 /// instead weighs the whole sentence, which is worth about 0.8 F1 on CoNLL-2003 dev.
-fn best_tags(words: &[Word], rows: &dyn TokenRows, kinds: &[TagKind<'_>]) -> Vec<(usize, f32)> {
+fn best_tags(
+    words: &[Word],
+    rows: &dyn TokenRows,
+    head: TagHead,
+    kinds: &[TagKind<'_>],
+) -> Vec<(usize, f32)> {
     let Some(first) = words.first() else {
         return Vec::new();
     };
-    let n = kinds.len().min(rows.entity(first.first_token).len());
+    let n = kinds
+        .len()
+        .min(tag_row(rows, head, first.first_token).len());
     if n == 0 {
         return Vec::new();
     }
     // word-major tables: emissions[w * n + k], and the best predecessor of tag k at w
     let mut emissions = Vec::with_capacity(words.len() * n);
     for w in words {
-        push_log_softmax(&rows.entity(w.first_token)[..n], &mut emissions);
+        push_log_softmax(&tag_row(rows, head, w.first_token)[..n], &mut emissions);
     }
     // allowed[j * n + k]: tag k may follow tag j (checked once, not per word)
     let allowed: Vec<bool> = (0..n * n)
@@ -221,7 +261,12 @@ fn best_tags(words: &[Word], rows: &dyn TokenRows, kinds: &[TagKind<'_>]) -> Vec
         .collect()
 }
 
-fn tag_spans(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
+fn tag_spans(
+    words: &[Word],
+    rows: &dyn TokenRows,
+    head: TagHead,
+    tags: &[String],
+) -> Vec<WordSpan> {
     let kinds: Vec<TagKind<'_>> = tags.iter().map(|t| tag_kind(t)).collect();
     let mut out: Vec<WordSpan> = Vec::new();
     let mut open: Option<(usize, &str, f32, usize)> = None; // start, type, prob sum, count
@@ -235,7 +280,7 @@ fn tag_spans(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordS
                 });
             }
         };
-    for (wi, (k, p)) in best_tags(words, rows, &kinds).into_iter().enumerate() {
+    for (wi, (k, p)) in best_tags(words, rows, head, &kinds).into_iter().enumerate() {
         match kinds[k] {
             TagKind::Outside => close(&mut open, wi, &mut out),
             TagKind::Inside(ty) => match &mut open {
@@ -257,6 +302,15 @@ fn tag_spans(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordS
     }
     close(&mut open, words.len(), &mut out);
     out
+}
+
+/// Value mentions (dates, amounts, counts) from the value head, decoded like names but
+/// never trimmed: "$" and "%" belong to "$5m" and "25%".
+pub fn decode_values(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    tag_spans(words, rows, TagHead::Value, tags)
 }
 
 /// Predicate spans: runs of words tagged B/I by the phrase head with probability at
@@ -367,12 +421,148 @@ pub fn decode_relations(
                     tail: t,
                     label: r,
                     score,
-                    phrase,
+                    phrase: Some(phrase),
                 });
             }
         }
     }
     out
+}
+
+/// Scores the ordered pairs of `mentions` at most [`MAX_MENTIONS_APART`] apart and keeps,
+/// per pair, the one best label whose type signature allows the pair, when its score
+/// reaches that label's threshold; its phrase is chosen for that pair by the learned
+/// scorer ([`choose_learned_phrase`]).
+pub fn decode_relations_per_pair(
+    words: &[Word],
+    rows: &dyn TokenRows,
+    mentions: &[WordSpan],
+    spec: &RelationSpec,
+    scorer: Option<&PhraseScorer>,
+) -> Vec<SentenceRelation> {
+    if mentions.len() < 2 || spec.thresholds.is_empty() {
+        return Vec::new();
+    }
+    let heads: Vec<Vec<f32>> = mentions
+        .iter()
+        .map(|m| mention_vector(words, &m.words, |t| rows.rel_head(t)))
+        .collect();
+    let tails: Vec<Vec<f32>> = mentions
+        .iter()
+        .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
+        .collect();
+    let mut out = Vec::new();
+    for (h, hv) in heads.iter().enumerate() {
+        let near =
+            h.saturating_sub(MAX_MENTIONS_APART)..(h + MAX_MENTIONS_APART + 1).min(tails.len());
+        for (t, tv) in tails.iter().enumerate().take(near.end).skip(near.start) {
+            if h == t {
+                continue;
+            }
+            let mut best: Option<(usize, f32)> = None;
+            for r in 0..spec.thresholds.len() {
+                let range = r * spec.rank..(r + 1) * spec.rank;
+                let (Some(a), Some(b)) = (hv.get(range.clone()), tv.get(range)) else {
+                    continue;
+                };
+                if !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label) {
+                    continue;
+                }
+                let logit: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                if best.is_none_or(|(_, l)| logit > l) {
+                    best = Some((r, logit));
+                }
+            }
+            let Some((label, logit)) = best else { continue };
+            let score = 1.0 / (1.0 + (-logit).exp());
+            if score < spec.thresholds[label] {
+                continue;
+            }
+            let phrase = scorer.and_then(|s| {
+                choose_learned_phrase(words, rows, &mentions[h].words, &mentions[t].words, s)
+            });
+            out.push(SentenceRelation {
+                head: h,
+                tail: t,
+                label,
+                score,
+                phrase,
+            });
+        }
+    }
+    out
+}
+
+/// Region of word `i` for the pair (head, tail), indexing [`PhraseScorer::region_bias`]:
+/// 0 before both mentions, 1 between them, 2 after both, 3 inside the head, 4 inside the
+/// tail.
+pub fn phrase_region(i: usize, head: &Range<usize>, tail: &Range<usize>) -> usize {
+    if head.contains(&i) {
+        3
+    } else if tail.contains(&i) {
+        4
+    } else if i < head.start.min(tail.start) {
+        0
+    } else if i >= head.end.max(tail.end) {
+        2
+    } else {
+        1
+    }
+}
+
+/// The phrase the model picks for the pair (head, tail): each word's score (see
+/// [`PhraseScorer`]) is computed for this pair, and the phrase is the run of words with
+/// the highest total, if that total is positive. The model chooses the span; the only
+/// rule is that punctuation at its edges is dropped.
+pub fn choose_learned_phrase(
+    words: &[Word],
+    rows: &dyn TokenRows,
+    head: &Range<usize>,
+    tail: &Range<usize>,
+    scorer: &PhraseScorer,
+) -> Option<Range<usize>> {
+    let rank = scorer.rank;
+    let hv = mention_vector(words, head, |t| rows.phrase_head(t));
+    let tv = mention_vector(words, tail, |t| rows.phrase_tail(t));
+    if hv.len() != rank || tv.len() != rank {
+        return None;
+    }
+    let query: Vec<f32> = hv.iter().zip(&tv).map(|(a, b)| a + b).collect();
+    let scores = words.iter().enumerate().map(|(i, w)| {
+        let row = rows.phrase_token(w.first_token);
+        let dot: f32 = row.iter().zip(&query).map(|(x, q)| x * q).sum();
+        dot + row.get(rank).copied().unwrap_or(0.0)
+            + scorer.region_bias[phrase_region(i, head, tail)]
+    });
+    let span = best_run(scores)?;
+    trim_punctuation_edges(words, span)
+}
+
+/// The contiguous run with the largest positive sum (Kadane), earliest on ties.
+pub fn best_run(scores: impl IntoIterator<Item = f32>) -> Option<Range<usize>> {
+    let mut best: Option<(f32, Range<usize>)> = None;
+    let (mut sum, mut start) = (0.0f32, 0usize);
+    for (i, s) in scores.into_iter().enumerate() {
+        if sum <= 0.0 {
+            sum = 0.0;
+            start = i;
+        }
+        sum += s;
+        if sum > 0.0 && best.as_ref().is_none_or(|(b, _)| sum > *b) {
+            best = Some((sum, start..i + 1));
+        }
+    }
+    best.map(|(_, r)| r)
+}
+
+fn trim_punctuation_edges(words: &[Word], mut span: Range<usize>) -> Option<Range<usize>> {
+    while span.start < span.end && words[span.start].punct.is_some() {
+        span.start += 1;
+    }
+    while span.end > span.start && words[span.end - 1].punct.is_some() {
+        span.end -= 1;
+    }
+    (!span.is_empty()).then_some(span)
 }
 
 /// Whether a label with these (head type, tail type) signatures allows the pair; an
@@ -1079,8 +1269,168 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].head, got[0].tail, got[0].label), (0, 1, 0));
         assert!(got[0].score > 0.99);
-        assert_eq!(got[0].phrase, 1..3);
+        assert_eq!(got[0].phrase, Some(1..3));
         spec.signatures[0] = vec![("ORG".into(), "PER".into())];
         assert!(decode_relations(&w, &r, &mentions, &preds, &spec).is_empty());
+    }
+
+    /// Rows for the v2 heads: value tags, relation projections and phrase-scorer rows
+    /// given per piece.
+    struct Learned {
+        value: Vec<Vec<f32>>,
+        head: Vec<Vec<f32>>,
+        tail: Vec<Vec<f32>>,
+        token: Vec<Vec<f32>>,
+        phrase_head: Vec<Vec<f32>>,
+        phrase_tail: Vec<Vec<f32>>,
+    }
+
+    impl TokenRows for Learned {
+        fn entity(&self, _t: usize) -> &[f32] {
+            &[]
+        }
+        fn phrase(&self, _t: usize) -> &[f32] {
+            &[]
+        }
+        fn rel_head(&self, t: usize) -> &[f32] {
+            &self.head[t]
+        }
+        fn rel_tail(&self, t: usize) -> &[f32] {
+            &self.tail[t]
+        }
+        fn value(&self, t: usize) -> &[f32] {
+            &self.value[t]
+        }
+        fn phrase_token(&self, t: usize) -> &[f32] {
+            &self.token[t]
+        }
+        fn phrase_head(&self, t: usize) -> &[f32] {
+            &self.phrase_head[t]
+        }
+        fn phrase_tail(&self, t: usize) -> &[f32] {
+            &self.phrase_tail[t]
+        }
+    }
+
+    /// Six one-piece words: "Ann(0) was(1) hired(2) by(3) Acme(4) .(5)"; a word's phrase
+    /// score for any pair is `token_score[w]` (rank 1, query 1 + 0).
+    fn learned(token_score: [f32; 6]) -> (Vec<Word>, Learned) {
+        let mut w = words(&[1; 6]);
+        w[5].punct = Some('.');
+        let n = 6;
+        let rows = Learned {
+            value: vec![one_hot(0, 3); n],
+            // label 0 scores 2.0 for Ann→Acme only through rank-1 rows; label 1 scores 1.0
+            head: (0..n)
+                .map(|t| {
+                    if t == 0 {
+                        vec![2.0, 1.0]
+                    } else {
+                        vec![0.0, 0.0]
+                    }
+                })
+                .collect(),
+            tail: (0..n)
+                .map(|t| {
+                    if t == 4 {
+                        vec![1.0, 1.0]
+                    } else {
+                        vec![0.0, 0.0]
+                    }
+                })
+                .collect(),
+            token: token_score.iter().map(|&s| vec![s, 0.0]).collect(),
+            phrase_head: vec![vec![1.0]; n],
+            phrase_tail: vec![vec![0.0]; n],
+        };
+        (w, rows)
+    }
+
+    fn scorer() -> PhraseScorer {
+        PhraseScorer {
+            rank: 1,
+            region_bias: [0.0; 5],
+        }
+    }
+
+    #[test]
+    fn best_run_takes_the_largest_positive_total() {
+        assert_eq!(best_run([-1.0, 2.0, -0.5, 2.0, -3.0, 1.0]), Some(1..4));
+        assert_eq!(best_run([-1.0, -2.0]), None);
+        assert_eq!(best_run([]), None);
+        // ties go to the earlier run
+        assert_eq!(best_run([1.0, -5.0, 1.0]), Some(0..1));
+    }
+
+    #[test]
+    fn regions_place_words_relative_to_the_pair() {
+        let (h, t) = (1..2, 4..6);
+        let got: Vec<usize> = (0..8).map(|i| phrase_region(i, &h, &t)).collect();
+        assert_eq!(got, vec![0, 3, 1, 1, 4, 4, 2, 2]);
+        // the order of the mentions in the text does not matter
+        assert_eq!(phrase_region(2, &t, &h), 1);
+    }
+
+    #[test]
+    fn the_learned_phrase_is_chosen_per_pair_and_trimmed_of_punctuation() {
+        let (w, rows) = learned([-4.0, 1.0, 3.0, 0.5, -4.0, 2.0]);
+        let got = choose_learned_phrase(&w, &rows, &(0..1), &(4..5), &scorer());
+        assert_eq!(got, Some(1..4), "was hired by");
+        // the region bias is part of the score: inside-mention words never join
+        let mut s = scorer();
+        s.region_bias = [0.0, -10.0, 0.0, 0.0, 0.0];
+        let got = choose_learned_phrase(&w, &rows, &(0..1), &(4..5), &s);
+        assert_eq!(
+            got, None,
+            "after the pair only '.' scores, and it is trimmed"
+        );
+        let (w, rows) = learned([-4.0, -1.0, -3.0, -0.5, -4.0, -2.0]);
+        assert_eq!(
+            choose_learned_phrase(&w, &rows, &(0..1), &(4..5), &scorer()),
+            None
+        );
+    }
+
+    #[test]
+    fn one_relation_per_pair_is_the_best_allowed_label() {
+        let (w, rows) = learned([-4.0, 1.0, 3.0, 0.5, -4.0, -2.0]);
+        let mut mentions = [mention(0..1), mention(4..5)];
+        mentions[1].label = "ORG".into();
+        let spec = RelationSpec {
+            thresholds: vec![0.6, 0.6],
+            signatures: vec![vec![], vec![]],
+            rank: 1,
+        };
+        let got = decode_relations_per_pair(&w, &rows, &mentions, &spec, Some(&scorer()));
+        assert_eq!(got.len(), 1, "one relation for Ann→Acme, none for Acme→Ann");
+        assert_eq!((got[0].head, got[0].tail, got[0].label), (0, 1, 0));
+        assert_eq!(got[0].phrase, Some(1..4));
+        assert!((got[0].score - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-6);
+        // a signature that forbids the best label leaves the next one
+        let spec = RelationSpec {
+            signatures: vec![vec![("ORG".into(), "ORG".into())], vec![]],
+            ..spec
+        };
+        let got = decode_relations_per_pair(&w, &rows, &mentions, &spec, None);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].label, got[0].phrase.clone()), (1, None));
+        // below threshold: nothing
+        let spec = RelationSpec {
+            thresholds: vec![0.99, 0.99],
+            ..spec
+        };
+        assert!(decode_relations_per_pair(&w, &rows, &mentions, &spec, None).is_empty());
+    }
+
+    #[test]
+    fn values_are_decoded_untrimmed_from_their_own_head() {
+        let mut w = words(&[1; 3]);
+        w[2].punct = Some('%');
+        let (_, mut rows) = learned([0.0; 6]);
+        rows.value = vec![one_hot(0, 3), one_hot(1, 3), one_hot(2, 3)];
+        let tags: Vec<String> = ["O", "B-PERCENT", "I-PERCENT"].map(String::from).to_vec();
+        let got = decode_values(&w, &rows, &tags);
+        assert_eq!(spans(&got), vec![(1..3, "PERCENT")]);
+        assert!(decode_values(&w, &rows, &[]).is_empty());
     }
 }

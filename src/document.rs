@@ -26,12 +26,15 @@ pub struct Document {
     pub meta: Meta,
 }
 
-/// A document-level entity: every mention of one real-world thing.
+/// A document-level entity: every mention of one real-world thing, or one value (a date,
+/// an amount, a count), which is never merged with another mention.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entity {
     /// `e0`, `e1`, … in order of first mention.
     pub id: String,
-    /// Entity type (`PER`, `ORG`, `LOC`, `MISC`).
+    /// Entity type: a name (`PER`, `ORG`, `LOC`, `MISC`) or, with a model that has a
+    /// value head, a value (`DATE`, `TIME`, `MONEY`, `PERCENT`, `QUANTITY`, `CARDINAL`,
+    /// `ORDINAL`).
     pub label: String,
     /// Canonical name: the longest mention.
     pub text: String,
@@ -70,7 +73,8 @@ pub struct Relation {
     pub label: String,
     /// Label set of the label (`conll04`, `crossre`; `open` for open links).
     pub schema: String,
-    /// Words of the sentence that express the relation.
+    /// Words of the sentence that express the relation; empty when the pair alone
+    /// carries it ("BBC's Nick Robinson").
     pub phrase: String,
     /// Sigmoid score of the label, or for an open link the predicate's mean tag
     /// probability.
@@ -79,10 +83,12 @@ pub struct Relation {
     pub start: usize,
     /// Code-point offset where the evidence ends.
     pub end: usize,
-    /// Code-point offsets of `phrase`.
-    pub phrase_start: usize,
+    /// Code-point offsets of `phrase` (`null` when it is empty).
+    pub phrase_start: Option<usize>,
     /// End of `phrase`.
-    pub phrase_end: usize,
+    pub phrase_end: Option<usize>,
+    /// True when the phrase denies the relation ("was not hired by", "never met").
+    pub negated: bool,
 }
 
 /// Processing facts about a document.
@@ -111,6 +117,9 @@ pub struct RawMention {
     pub label: String,
     /// Mean tag probability.
     pub score: f32,
+    /// A value (date, amount, count): never merged by name parts, relabelled, or made an
+    /// argument of a relation.
+    pub value: bool,
 }
 
 /// A relation before merging: indices into the document's raw mentions.
@@ -126,8 +135,8 @@ pub struct RawRelation {
     pub schema: String,
     /// Sigmoid score, or the predicate's probability for an open link.
     pub score: f32,
-    /// Byte range of the phrase.
-    pub phrase: std::ops::Range<usize>,
+    /// Byte range of the phrase, if there is one.
+    pub phrase: Option<std::ops::Range<usize>>,
 }
 
 const LEADING_WORDS: [&str; 3] = ["the", "a", "an"];
@@ -259,7 +268,7 @@ pub fn harmonise_labels(text: &str, mentions: &mut [RawMention]) -> usize {
         .collect();
     // name → its labels in order of first reading
     let mut tallies: HashMap<&str, Vec<Tally>> = HashMap::new();
-    for (m, name) in mentions.iter().zip(&names) {
+    for (m, name) in mentions.iter().zip(&names).filter(|(m, _)| !m.value) {
         let labels = tallies.entry(name).or_default();
         match labels.iter_mut().find(|t| t.label == m.label) {
             Some(t) => {
@@ -285,7 +294,7 @@ pub fn harmonise_labels(text: &str, mentions: &mut [RawMention]) -> usize {
         })
         .collect();
     let mut changed = 0;
-    for (m, name) in mentions.iter_mut().zip(&names) {
+    for (m, name) in mentions.iter_mut().zip(&names).filter(|(m, _)| !m.value) {
         match winners.get(name.as_str()) {
             Some(&best) if best != m.label => {
                 m.label = best.to_string();
@@ -321,7 +330,10 @@ pub fn harmonise_document(
 }
 
 /// Merges mentions into entities and relations between entities, and converts byte
-/// offsets to code points. Mentions are attached to the most recent compatible entity.
+/// offsets to code points. A name mention is attached to the most recent compatible
+/// entity; a value is an entity of its own. Relations that land on the same pair of
+/// entities are kept once per label, or once per pair with `one_per_pair`, the best
+/// score winning.
 pub fn assemble(
     text: &str,
     chars: &crate::tokenize::CharIndex,
@@ -329,6 +341,7 @@ pub fn assemble(
     relations: &[RawRelation],
     meta: Meta,
     id: Option<serde_json::Value>,
+    one_per_pair: bool,
 ) -> Document {
     let mut order: Vec<usize> = (0..mentions.len()).collect();
     order.sort_by_key(|&i| (mentions[i].bytes.start, mentions[i].bytes.end));
@@ -342,7 +355,11 @@ pub fn assemble(
     for &i in &order {
         let m = &mentions[i];
         let mention_text = slice(&m.bytes);
-        let parts = name_parts(&mention_text);
+        let parts = if m.value {
+            Vec::new()
+        } else {
+            name_parts(&mention_text)
+        };
         let mut candidates: Vec<usize> = parts
             .iter()
             .cloned()
@@ -356,7 +373,7 @@ pub fn assemble(
         let found = candidates
             .into_iter()
             .rev()
-            .find(|&e| same_entity(&m.label, &parts, &names[e]));
+            .find(|&e| !m.value && same_entity(&m.label, &parts, &names[e]));
         let e = found.unwrap_or_else(|| {
             entities.push(Entity {
                 id: format!("e{}", entities.len()),
@@ -402,8 +419,13 @@ pub fn assemble(
             continue;
         }
         let (hb, tb) = (&mentions[r.head].bytes, &mentions[r.tail].bytes);
-        let start = hb.start.min(tb.start).min(r.phrase.start);
-        let end = hb.end.max(tb.end).max(r.phrase.end);
+        let mut start = hb.start.min(tb.start);
+        let mut end = hb.end.max(tb.end);
+        if let Some(p) = &r.phrase {
+            start = start.min(p.start);
+            end = end.max(p.end);
+        }
+        let phrase = r.phrase.as_ref().map(slice).unwrap_or_default();
         let rel = Relation {
             head: entities[h].id.clone(),
             tail: entities[t].id.clone(),
@@ -411,18 +433,20 @@ pub fn assemble(
             tail_mention: position[r.tail],
             label: r.label.clone(),
             schema: r.schema.clone(),
-            phrase: slice(&r.phrase),
+            negated: phrase_is_negated(&phrase),
+            phrase,
             score: r.score,
             start: chars.char_offset(start),
             end: chars.char_offset(end),
-            phrase_start: chars.char_offset(r.phrase.start),
-            phrase_end: chars.char_offset(r.phrase.end),
+            phrase_start: r.phrase.as_ref().map(|p| chars.char_offset(p.start)),
+            phrase_end: r.phrase.as_ref().map(|p| chars.char_offset(p.end)),
         };
-        match seen.get(&(h, t, r.label.as_str())) {
+        let key = (h, t, if one_per_pair { "" } else { r.label.as_str() });
+        match seen.get(&key) {
             Some(&k) if out[k].score < rel.score => out[k] = rel,
             Some(_) => {}
             None => {
-                seen.insert((h, t, r.label.as_str()), out.len());
+                seen.insert(key, out.len());
                 out.push(rel);
             }
         }
@@ -433,6 +457,20 @@ pub fn assemble(
         relations: out,
         meta,
     }
+}
+
+/// Whether a relation phrase denies the relation: it holds a negation word ("not",
+/// "never", "no", "without", "nor", "cannot", "neither") or a contracted "n't".
+pub fn phrase_is_negated(phrase: &str) -> bool {
+    const NEGATIONS: [&str; 7] = ["not", "never", "no", "without", "nor", "cannot", "neither"];
+    phrase
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
+        .any(|w| {
+            let lower = w.to_lowercase();
+            NEGATIONS.contains(&lower.as_str())
+                || lower.ends_with("n't")
+                || lower.ends_with("n\u{2019}t")
+        })
 }
 
 #[cfg(test)]
@@ -505,6 +543,7 @@ mod tests {
             bytes,
             label: label.into(),
             score,
+            value: false,
         }
     }
 
@@ -564,7 +603,7 @@ mod tests {
             label: label.into(),
             schema: schema.into(),
             score: 0.9,
-            phrase: 5..10,
+            phrase: Some(5..10),
         };
         let mut relations = vec![
             rel(1, 0, "Work_For", "conll04"),
@@ -603,21 +642,25 @@ mod tests {
                 bytes: find("Émile Zola"),
                 label: "PER".into(),
                 score: 0.9,
+                value: false,
             },
             RawMention {
                 bytes: find("Choe Son Hui"),
                 label: "PER".into(),
                 score: 0.8,
+                value: false,
             },
             RawMention {
                 bytes: find("Choe left").start..find("Choe left").start + 4,
                 label: "PER".into(),
                 score: 0.7,
+                value: false,
             },
             RawMention {
                 bytes: find("State Department"),
                 label: "ORG".into(),
                 score: 0.6,
+                value: false,
             },
         ];
         let relations = vec![
@@ -627,7 +670,7 @@ mod tests {
                 label: "Work_For".into(),
                 schema: "conll04".into(),
                 score: 0.7,
-                phrase: find("left"),
+                phrase: Some(find("left")),
             },
             RawRelation {
                 head: 1,
@@ -635,7 +678,7 @@ mod tests {
                 label: "Work_For".into(),
                 schema: "conll04".into(),
                 score: 0.9,
-                phrase: find("met"),
+                phrase: Some(find("met")),
             },
         ];
         let doc = assemble(
@@ -645,6 +688,7 @@ mod tests {
             &relations,
             Meta::default(),
             None,
+            false,
         );
         assert_eq!(doc.entities.len(), 3);
         let choe = &doc.entities[1];
@@ -668,7 +712,109 @@ mod tests {
         );
         assert_eq!(doc.relations[0].phrase, "met");
         let r = &doc.relations[0];
-        let p: String = chars[r.phrase_start..r.phrase_end].iter().collect();
+        let (Some(ps), Some(pe)) = (r.phrase_start, r.phrase_end) else {
+            panic!("the relation has a phrase");
+        };
+        let p: String = chars[ps..pe].iter().collect();
         assert_eq!(p, "met");
+        assert!(!r.negated);
+    }
+
+    fn raw_mention(bytes: std::ops::Range<usize>, label: &str, value: bool) -> RawMention {
+        RawMention {
+            bytes,
+            label: label.into(),
+            score: 0.9,
+            value,
+        }
+    }
+
+    #[test]
+    fn values_stay_apart_and_keep_their_labels() {
+        let text = "In 2003 Acme made $5m; in 2004 Acme made $5m again.";
+        let at = |s: &str, k: usize| -> std::ops::Range<usize> {
+            let (b, m) = text.match_indices(s).nth(k).unwrap_or((0, ""));
+            b..b + m.len()
+        };
+        let mut mentions = vec![
+            raw_mention(at("$5m", 0), "MONEY", true),
+            raw_mention(at("$5m", 1), "CARDINAL", true),
+            raw_mention(at("Acme", 0), "ORG", false),
+            raw_mention(at("Acme", 1), "ORG", false),
+        ];
+        // the vote over identical texts leaves values alone
+        assert_eq!(harmonise_labels(text, &mut mentions), 0);
+        assert_eq!(mentions[1].label, "CARDINAL");
+        let chars = CharIndex::new(text);
+        let doc = assemble(text, &chars, &mentions, &[], Meta::default(), None, true);
+        let labels: Vec<(&str, usize)> = doc
+            .entities
+            .iter()
+            .map(|e| (e.label.as_str(), e.mentions.len()))
+            .collect();
+        assert_eq!(labels, vec![("ORG", 2), ("MONEY", 1), ("CARDINAL", 1)]);
+    }
+
+    #[test]
+    fn one_relation_per_pair_keeps_the_best_label() {
+        let text = "Ann Lee joined Acme.";
+        let mentions = vec![
+            raw_mention(0..7, "PER", false),
+            raw_mention(15..19, "ORG", false),
+        ];
+        let rel = |label: &str, score: f32, phrase: Option<std::ops::Range<usize>>| RawRelation {
+            head: 0,
+            tail: 1,
+            label: label.into(),
+            schema: "news".into(),
+            score,
+            phrase,
+        };
+        let relations = vec![
+            rel("affiliation", 0.6, None),
+            rel("works_for", 0.8, Some(8..14)),
+        ];
+        let chars = CharIndex::new(text);
+        let all = assemble(
+            text,
+            &chars,
+            &mentions,
+            &relations,
+            Meta::default(),
+            None,
+            false,
+        );
+        assert_eq!(all.relations.len(), 2);
+        assert_eq!(all.relations[0].phrase, "");
+        assert_eq!(all.relations[0].phrase_start, None);
+        let one = assemble(
+            text,
+            &chars,
+            &mentions,
+            &relations,
+            Meta::default(),
+            None,
+            true,
+        );
+        assert_eq!(one.relations.len(), 1);
+        assert_eq!(one.relations[0].label, "works_for");
+        assert_eq!(one.relations[0].phrase, "joined");
+        assert_eq!((one.relations[0].start, one.relations[0].end), (0, 19));
+    }
+
+    #[test]
+    fn negation_is_read_from_the_phrase() {
+        for p in [
+            "was not hired by",
+            "never met",
+            "didn't join",
+            "Didn\u{2019}t join",
+            "without crediting",
+        ] {
+            assert!(phrase_is_negated(p), "{p}");
+        }
+        for p in ["", "joined", "nothing but", "Notts", "knotted", "north of"] {
+            assert!(!phrase_is_negated(p), "{p}");
+        }
     }
 }

@@ -191,6 +191,22 @@ impl TokenRows for SentenceRows<'_> {
         let (r, p) = self.owners[t];
         self.out.rel_tail(r, p)
     }
+    fn value(&self, t: usize) -> &[f32] {
+        let (r, p) = self.owners[t];
+        self.out.value(r, p)
+    }
+    fn phrase_token(&self, t: usize) -> &[f32] {
+        let (r, p) = self.owners[t];
+        self.out.phrase_token(r, p)
+    }
+    fn phrase_head(&self, t: usize) -> &[f32] {
+        let (r, p) = self.owners[t];
+        self.out.phrase_head(r, p)
+    }
+    fn phrase_tail(&self, t: usize) -> &[f32] {
+        let (r, p) = self.owners[t];
+        self.out.phrase_tail(r, p)
+    }
 }
 
 /// Per-document state while a batch of documents is in flight.
@@ -432,6 +448,7 @@ impl Extractor {
                     &st.relations,
                     meta,
                     None,
+                    self.card.one_relation_per_pair,
                 )
             })
             .collect();
@@ -581,50 +598,76 @@ impl Extractor {
             owners: window::owners(sentence.len(), &p.parts),
         };
         let words = &sentence.words;
-        let mentions = decode::decode_entities(words, &rows, &self.card.entity_tags);
-        if mentions.is_empty() {
+        let card = &self.card;
+        let mentions = decode::decode_entities(words, &rows, &card.entity_tags);
+        let values = decode::decode_values(words, &rows, &card.value_tags);
+        let bytes = |r: &Range<usize>| words[r.start].bytes.start..words[r.end - 1].bytes.end;
+        let raw_mention = |m: &decode::WordSpan, value: bool| RawMention {
+            bytes: bytes(&m.words),
+            label: m.label.clone(),
+            score: m.score,
+            value,
+        };
+        // names first: relation ends index them
+        decoded.mentions = mentions.iter().map(|m| raw_mention(m, false)).collect();
+        decoded
+            .mentions
+            .extend(values.iter().map(|m| raw_mention(m, true)));
+        if mentions.len() < 2 {
             return decoded;
         }
-        let predicates = decode::decode_predicates(words, &rows, self.phrase_threshold);
-        let relations = decode::decode_relations(words, &rows, &mentions, &predicates, &self.spec);
-        let bytes = |r: &Range<usize>| words[r.start].bytes.start..words[r.end - 1].bytes.end;
-        let raw =
-            |head, tail, label: &str, schema: &str, score, phrase: &Range<usize>| RawRelation {
+        let raw = |head, tail, label: &str, schema: &str, score, phrase: Option<&Range<usize>>| {
+            RawRelation {
                 head,
                 tail,
                 label: label.to_string(),
                 schema: schema.to_string(),
                 score,
-                phrase: bytes(phrase),
-            };
-        decoded.mentions = mentions
-            .iter()
-            .map(|m| RawMention {
-                bytes: bytes(&m.words),
-                label: m.label.clone(),
-                score: m.score,
-            })
-            .collect();
+                phrase: phrase.map(bytes),
+            }
+        };
+        // v1 models read phrases off a predicate tagger; v2 models learn them per pair
+        let predicates = match card.outputs.phrase_logits {
+            Some(_) => decode::decode_predicates(words, &rows, self.phrase_threshold),
+            None => Vec::new(),
+        };
+        let relations = if card.one_relation_per_pair || card.phrase_scorer.is_some() {
+            decode::decode_relations_per_pair(
+                words,
+                &rows,
+                &mentions,
+                &self.spec,
+                card.phrase_scorer.as_ref(),
+            )
+        } else {
+            decode::decode_relations(words, &rows, &mentions, &predicates, &self.spec)
+        };
         decoded.relations = relations
             .iter()
             .map(|r| {
-                let label = &self.card.relations[r.label];
+                let label = &card.relations[r.label];
                 raw(
                     r.head,
                     r.tail,
                     &label.label,
                     &label.schema,
                     r.score,
-                    &r.phrase,
+                    r.phrase.as_ref(),
                 )
             })
             .collect();
-        if self.options.open_relations {
+        if self.options.open_relations && card.outputs.phrase_logits.is_some() {
             let open = decode::decode_open_relations(words, &mentions, &predicates);
-            decoded.relations.extend(
-                open.iter()
-                    .map(|r| raw(r.head, r.tail, OPEN_LABEL, OPEN_SCHEMA, r.score, &r.phrase)),
-            );
+            decoded.relations.extend(open.iter().map(|r| {
+                raw(
+                    r.head,
+                    r.tail,
+                    OPEN_LABEL,
+                    OPEN_SCHEMA,
+                    r.score,
+                    Some(&r.phrase),
+                )
+            }));
         }
         decoded
     }

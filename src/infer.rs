@@ -102,34 +102,58 @@ pub struct Batch {
 #[derive(Debug, Clone, Copy)]
 pub struct BatchOutput<'a> {
     entity: &'a [f32],
+    value: &'a [f32],
     phrase: &'a [f32],
     head: &'a [f32],
     tail: &'a [f32],
+    phrase_token: &'a [f32],
+    phrase_head: &'a [f32],
+    phrase_tail: &'a [f32],
     cols: usize,
     n_tags: usize,
+    n_values: usize,
     rel_width: usize,
+    phrase_rank: usize,
 }
 
 impl<'a> BatchOutput<'a> {
-    fn at(&self, width: usize, row: usize, pos: usize) -> std::ops::Range<usize> {
+    /// Row `pos` of window `row` in an output of `width` values per piece; empty for an
+    /// output the model does not have.
+    fn at(&self, data: &'a [f32], width: usize, row: usize, pos: usize) -> &'a [f32] {
         let i = (row * self.cols + pos) * width;
-        i..i + width
+        data.get(i..i + width).unwrap_or(&[])
     }
     /// Entity logits of piece `pos` of window `row`.
     pub fn entity(&self, row: usize, pos: usize) -> &'a [f32] {
-        &self.entity[self.at(self.n_tags, row, pos)]
+        self.at(self.entity, self.n_tags, row, pos)
     }
-    /// Predicate logits.
+    /// Value tag logits (empty without a value head).
+    pub fn value(&self, row: usize, pos: usize) -> &'a [f32] {
+        self.at(self.value, self.n_values, row, pos)
+    }
+    /// Predicate logits (empty without a predicate tagger).
     pub fn phrase(&self, row: usize, pos: usize) -> &'a [f32] {
-        &self.phrase[self.at(3, row, pos)]
+        self.at(self.phrase, 3, row, pos)
     }
     /// Relation head projection.
     pub fn rel_head(&self, row: usize, pos: usize) -> &'a [f32] {
-        &self.head[self.at(self.rel_width, row, pos)]
+        self.at(self.head, self.rel_width, row, pos)
     }
     /// Relation tail projection.
     pub fn rel_tail(&self, row: usize, pos: usize) -> &'a [f32] {
-        &self.tail[self.at(self.rel_width, row, pos)]
+        self.at(self.tail, self.rel_width, row, pos)
+    }
+    /// Phrase-scorer token projection (`rank + 1` values; empty without a scorer).
+    pub fn phrase_token(&self, row: usize, pos: usize) -> &'a [f32] {
+        self.at(self.phrase_token, self.phrase_rank + 1, row, pos)
+    }
+    /// Phrase-scorer head projection (`rank` values).
+    pub fn phrase_head(&self, row: usize, pos: usize) -> &'a [f32] {
+        self.at(self.phrase_head, self.phrase_rank, row, pos)
+    }
+    /// Phrase-scorer tail projection (`rank` values).
+    pub fn phrase_tail(&self, row: usize, pos: usize) -> &'a [f32] {
+        self.at(self.phrase_tail, self.phrase_rank, row, pos)
     }
 }
 
@@ -199,11 +223,16 @@ impl Model {
             Some(&c.inputs.attention_mask),
             c.inputs.case_ids.as_ref(),
         ];
+        let o = &c.outputs;
         let want_out = [
-            &c.outputs.entity_logits,
-            &c.outputs.phrase_logits,
-            &c.outputs.rel_head,
-            &c.outputs.rel_tail,
+            Some(&o.entity_logits),
+            o.value_logits.as_ref(),
+            o.phrase_logits.as_ref(),
+            Some(&o.rel_head),
+            Some(&o.rel_tail),
+            o.phrase_token.as_ref(),
+            o.phrase_head.as_ref(),
+            o.phrase_tail.as_ref(),
         ];
         for name in want_in.into_iter().flatten() {
             if !inputs.contains(&name.as_str()) {
@@ -213,7 +242,7 @@ impl Model {
                 ));
             }
         }
-        for name in want_out {
+        for name in want_out.into_iter().flatten() {
             if !outputs.contains(&name.as_str()) {
                 return Err(card_mismatch(
                     onnx,
@@ -279,14 +308,25 @@ impl Model {
             }
             Ok(data)
         };
+        let n_values = c.value_tags.len();
+        let phrase_rank = c.phrase_scorer.as_ref().map_or(0, |p| p.rank);
+        let optional = |name: &Option<String>, width: usize| -> Result<&[f32]> {
+            name.as_deref().map_or(Ok(&[][..]), |n| view(n, width))
+        };
         Ok(read(BatchOutput {
             entity: view(&c.outputs.entity_logits, n_tags)?,
-            phrase: view(&c.outputs.phrase_logits, 3)?,
+            value: optional(&c.outputs.value_logits, n_values)?,
+            phrase: optional(&c.outputs.phrase_logits, 3)?,
             head: view(&c.outputs.rel_head, rel_width)?,
             tail: view(&c.outputs.rel_tail, rel_width)?,
+            phrase_token: optional(&c.outputs.phrase_token, phrase_rank + 1)?,
+            phrase_head: optional(&c.outputs.phrase_head, phrase_rank)?,
+            phrase_tail: optional(&c.outputs.phrase_tail, phrase_rank)?,
             cols,
             n_tags,
+            n_values,
             rel_width,
+            phrase_rank,
         }))
     }
 }

@@ -24,7 +24,7 @@
 //!
 //! # fn main() -> Result<(), erx::Error> {
 //! // Load once; `Extractor` is Send + Sync, share it between threads.
-//! let extractor = Extractor::load("models/erx-news-v1", Options::default())?;
+//! let extractor = Extractor::load("models/erx-news-v2", Options::default())?;
 //! let text = "The State Department denied a visa to Choe Son Hui, a senior North Korean diplomat.";
 //! let doc = extractor.extract(text)?;
 //! for entity in &doc.entities {

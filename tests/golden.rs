@@ -8,7 +8,7 @@ fn seed_document() -> (String, erx::Document) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt");
     let text = std::fs::read_to_string(path).expect("read the seed article");
     let x = erx::Extractor::load(real_model(), erx::Options::default())
-        .expect("load models/erx-news-v1");
+        .expect("load models/erx-news-v2");
     let doc = x.extract(&text).expect("extract");
     (text, doc)
 }

@@ -203,3 +203,53 @@ fn one_name_has_one_label_per_document_unless_asked_otherwise() {
     assert_eq!(count(&doc), count(&mixed), "the vote relabels, never drops");
     assert_offsets_match(&text, &doc);
 }
+
+const VALUE_LABELS: [&str; 7] = [
+    "DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDINAL", "ORDINAL",
+];
+
+#[test]
+fn v2_contract_values_stand_alone_and_pairs_carry_one_relation() {
+    let x = erx::Extractor::load(common::fixture_v2_model(), erx::Options::default())
+        .expect("load the v2 fixture");
+    let text = "Choe Son Hui met Kim Jong Nam in North Korea on Tuesday 2017 and 45 said. \
+                Kim said 45 visa on Monday 2017. North Korea news report 2017.";
+    let doc = x.extract(text).expect("extract");
+    assert_offsets_match(text, &doc);
+    let values: Vec<&erx::Entity> = doc
+        .entities
+        .iter()
+        .filter(|e| VALUE_LABELS.contains(&e.label.as_str()))
+        .collect();
+    assert!(
+        !values.is_empty(),
+        "the fixture's value head tags some words"
+    );
+    assert!(
+        values.iter().all(|e| e.mentions.len() == 1),
+        "values are never merged: {values:?}"
+    );
+    assert!(
+        doc.relations.len() > 1,
+        "the fixture's random relation head links some pairs"
+    );
+    let mut pairs = std::collections::HashSet::new();
+    for r in &doc.relations {
+        assert_eq!(r.schema, "news");
+        assert!(
+            pairs.insert((&r.head, &r.tail)),
+            "pair printed twice: {r:?}"
+        );
+        for end in [&r.head, &r.tail] {
+            let e = doc.entities.iter().find(|e| &e.id == end).expect("entity");
+            assert!(
+                !VALUE_LABELS.contains(&e.label.as_str()),
+                "relations stay between names"
+            );
+        }
+    }
+    // batch and one-by-one agree with this contract too
+    let batch = x.extract_batch(&[text, text]).expect("batch");
+    assert_eq!(batch[0], doc);
+    assert_eq!(batch[1], doc);
+}

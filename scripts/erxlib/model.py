@@ -128,3 +128,83 @@ def load_pretrained(model, base_dir):
 
 def load_config(base_dir):
     return json.load(open(f"{base_dir}/config.json"))
+
+
+# Where a token sits relative to the pair whose phrase is being chosen; the phrase scorer
+# learns one bias per region, and the Rust post-processor adds the same biases (erx.json
+# `phrase.region_bias`), in this order.
+PHRASE_REGIONS = ["before", "between", "after", "head", "tail"]
+
+
+def phrase_regions(n, head, tail):
+    """Region index (see PHRASE_REGIONS) of each of n positions for mention spans
+    head = (start, end) and tail = (start, end), end exclusive."""
+    lo = min(head[0], tail[0])
+    hi = max(head[1], tail[1])
+    out = []
+    for i in range(n):
+        if head[0] <= i < head[1]:
+            out.append(3)
+        elif tail[0] <= i < tail[1]:
+            out.append(4)
+        elif i < lo:
+            out.append(0)
+        elif i >= hi:
+            out.append(2)
+        else:
+            out.append(1)
+    return out
+
+
+class ErxModelV2(nn.Module):
+    """erx-news-v2: the v1 encoder with four heads.
+
+    Outputs (see models/erx-news-v2/erx.json):
+      entity_logits [B, L, E]       name BIO tags (CoNLL-2003 types)
+      value_logits  [B, L, V]       value BIO tags (DATE, MONEY, ...)
+      rel_head      [B, L, R, K+1]  as in v1, over the news relation labels
+      rel_tail      [B, L, R, K+1]
+      phrase_token  [B, L, P+1]     per-token phrase projection (last slot: token bias)
+      phrase_head   [B, L, P]       per-token projections averaged over the head mention
+      phrase_tail   [B, L, P]       ... and over the tail mention
+    The phrase score of token i for the pair (h, t) is
+      phrase_token[i] . [mean_h phrase_head + mean_t phrase_tail, 1] + region_bias[region(i)]
+    so the phrase is chosen per pair without an L x L x L tensor.
+    """
+
+    def __init__(self, cfg, n_entity_tags, n_value_tags, n_relations, rel_rank=32, phrase_rank=32,
+                 n_case=6):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.cfg = cfg
+        self.encoder = Encoder(cfg, n_case)
+        self.drop = nn.Dropout(0.1)
+        self.entity = nn.Linear(h, n_entity_tags)
+        self.value = nn.Linear(h, n_value_tags)
+        self.n_rel, self.rank = n_relations, rel_rank
+        self.rel_in = nn.Sequential(nn.Linear(h, h), nn.GELU())
+        self.rel_h = nn.Linear(h, n_relations * rel_rank)
+        self.rel_t = nn.Linear(h, n_relations * rel_rank)
+        self.rel_bias = nn.Parameter(torch.full((n_relations,), -3.0))
+        self.phrase_in = nn.Sequential(nn.Linear(h, h), nn.GELU())
+        self.phrase_tok = nn.Linear(h, phrase_rank + 1)
+        self.phrase_h = nn.Linear(h, phrase_rank)
+        self.phrase_t = nn.Linear(h, phrase_rank)
+        self.phrase_region = nn.Parameter(torch.tensor([-2.0, 0.0, -2.0, -3.0, -3.0]))
+
+    def forward(self, input_ids, attention_mask, case_ids=None):
+        x = self.encoder(input_ids, attention_mask, case_ids)
+        x = self.drop(x)
+        B, L, _ = x.shape
+        r = self.rel_in(x)
+        head = self.rel_h(r).view(B, L, self.n_rel, self.rank)
+        tail = self.rel_t(r).view(B, L, self.n_rel, self.rank)
+        head = torch.cat([head, self.rel_bias.view(1, 1, -1, 1).expand(B, L, -1, 1)], dim=-1)
+        tail = torch.cat([tail, torch.ones_like(tail[..., :1])], dim=-1)
+        p = self.phrase_in(x)
+        return (self.entity(x), self.value(x), head, tail,
+                self.phrase_tok(p), self.phrase_h(p), self.phrase_t(p))
+
+
+V2_OUTPUTS = ["entity_logits", "value_logits", "rel_head", "rel_tail",
+              "phrase_token", "phrase_head", "phrase_tail"]

@@ -26,7 +26,7 @@ if str(SCRIPTS) not in sys.path:
 
 DUMP = "../shared/datasets/articles/bbc-news.jsonl"
 CONLL_DEV = "../shared/datasets/conll2003/dev.txt"
-MODEL = "models/erx-news-v1"
+MODEL = "models/erx-news-v2"
 
 
 def read_dump(path, limit=None, field="text"):

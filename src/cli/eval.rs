@@ -102,6 +102,8 @@ pub fn predicted(
     let entities = doc
         .entities
         .iter()
+        // values (dates, amounts) are not in these gold sets' entity schemes
+        .filter(|e| !erx::eval::news::VALUE_LABELS.contains(&e.label.as_str()))
         .flat_map(|e| {
             e.mentions
                 .iter()
@@ -111,7 +113,21 @@ pub fn predicted(
         .collect();
     let mut relations = Vec::new();
     if let Some(schema) = schema {
-        for r in doc.relations.iter().filter(|r| r.schema == schema) {
+        // a news-schema model is scored on CoNLL04 through the one-to-one label mapping
+        let label_in_schema = |r: &erx::Relation| -> Option<String> {
+            if r.schema == schema {
+                Some(r.label.clone())
+            } else if schema == "conll04" && r.schema == "news" {
+                erx::eval::news::conll04_label(&r.label).map(str::to_owned)
+            } else {
+                None
+            }
+        };
+        for (r, label) in doc
+            .relations
+            .iter()
+            .filter_map(|r| label_in_schema(r).map(|l| (r, l)))
+        {
             let find = |id: &str, k: usize| {
                 doc.entities.iter().find(|e| e.id == id).and_then(|e| {
                     e.mentions
@@ -123,11 +139,7 @@ pub fn predicted(
             if let (Some(head), Some(tail)) =
                 (find(&r.head, r.head_mention), find(&r.tail, r.tail_mention))
             {
-                relations.push(RelationTuple {
-                    head,
-                    tail,
-                    label: r.label.clone(),
-                });
+                relations.push(RelationTuple { head, tail, label });
             }
         }
     }

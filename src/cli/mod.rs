@@ -53,7 +53,7 @@ enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
     /// Model folder (erx.json, model.onnx, tokenizer.json). Default: $ERX_MODEL, else
-    /// models/erx-news-v1 in the current directory or beside the executable's repository.
+    /// models/erx-news-v2 in the current directory or beside the executable's repository.
     #[arg(long, short = 'm', value_name = "DIR")]
     model: Option<PathBuf>,
     /// ONNX Runtime threads in all.
@@ -110,7 +110,7 @@ impl ModelArgs {
         if let Some(m) = std::env::var_os("ERX_MODEL") {
             return Ok(PathBuf::from(m));
         }
-        let local = PathBuf::from("models/erx-news-v1");
+        let local = PathBuf::from("models/erx-news-v2");
         if local.join("erx.json").exists() {
             return Ok(local);
         }
@@ -120,11 +120,11 @@ impl ModelArgs {
             .and_then(|exe| {
                 exe.ancestors()
                     .nth(3)
-                    .map(|root| root.join("models/erx-news-v1"))
+                    .map(|root| root.join("models/erx-news-v2"))
             })
             .filter(|p| p.join("erx.json").exists());
         from_exe.context(
-            "no model found: pass --model DIR or set ERX_MODEL (the default is models/erx-news-v1)",
+            "no model found: pass --model DIR or set ERX_MODEL (the default is models/erx-news-v2)",
         )
     }
 

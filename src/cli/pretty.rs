@@ -44,12 +44,13 @@ pub fn print(out: &mut dyn Write, _text: &str, doc: &erx::Document) -> Result<()
     for r in &doc.relations {
         writeln!(
             out,
-            "  {} —[{}]→ {}   {}/{} {:.2}",
+            "  {} —[{}]→ {}   {}/{}{} {:.2}",
             name(&r.head),
-            r.phrase,
+            if r.phrase.is_empty() { "·" } else { &r.phrase },
             name(&r.tail),
             r.schema,
             r.label,
+            if r.negated { " (negated)" } else { "" },
             r.score
         )?;
     }

@@ -103,6 +103,19 @@ pub fn news_label<'a>(schema: &str, label: &'a str) -> Option<&'a str> {
     }
 }
 
+/// The CoNLL04 label a news label stands for (the inverse of [`news_label`] on the five
+/// labels CoNLL04 has), so a model with the news schema stays scorable on CoNLL04.
+pub fn conll04_label(news: &str) -> Option<&'static str> {
+    match news {
+        "works_for" => Some("Work_For"),
+        "lives_in" => Some("Live_In"),
+        "based_in" => Some("OrgBased_In"),
+        "located_in" => Some("Located_In"),
+        "killed" => Some("Kill"),
+        _ => None,
+    }
+}
+
 fn news_error(path: &Path, at: Location, message: impl Into<String>) -> GoldError {
     GoldError::Parse {
         path: Some(path.to_path_buf()),
@@ -291,7 +304,9 @@ pub fn predictions(doc: &Document) -> (Vec<Span>, Vec<PredictedRelation>) {
                 head,
                 tail,
                 label: news_label(&r.schema, &r.label).map(str::to_owned),
-                phrase: phrase_tokens(&r.phrase, r.phrase_start),
+                phrase: r
+                    .phrase_start
+                    .map_or_else(Vec::new, |s| phrase_tokens(&r.phrase, s)),
                 score: r.score,
             })
         })

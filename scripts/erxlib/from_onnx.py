@@ -1,0 +1,56 @@
+"""Recover float weights from an exported int8 erx model, so a new run can continue from a
+shipped model whose PyTorch checkpoint is not kept.
+
+Dynamic quantisation stores each Linear weight as `<name>_quantized` (int8, [in, out]) with
+a per-column scale and zero point, under an anonymous name (`onnx::MatMul_778`); the bias
+keeps its parameter name. Each weight is named by walking from its MatMulInteger to the
+first Add that reads a `*.bias` initializer. Dequantised weights differ from the trained
+ones by at most half a quantisation step.
+"""
+
+import numpy as np
+
+
+def dequantized_state(onnx_path):
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(onnx_path).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def bias_after(node, depth=0):
+        for out in node.output:
+            for nxt in consumers.get(out, []):
+                for name in nxt.input:
+                    if name.endswith(".bias") and name in init:
+                        return name
+                if depth < 6:
+                    found = bias_after(nxt, depth + 1)
+                    if found:
+                        return found
+        return None
+
+    def dequant(base):
+        q = init[base + "_quantized"].astype(np.float32)
+        return (q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"]
+
+    state = {}
+    for name, value in init.items():
+        if not name.endswith("_quantized"):
+            if not name.endswith(("_scale", "_zero_point")) and value.dtype == np.float32:
+                state[name] = value  # parameters by name, and folded constants (onnx::Add_N)
+            continue
+        base = name[: -len("_quantized")]
+        if not base.startswith("onnx::"):  # embeddings keep their names (Gather + DequantizeLinear)
+            state[base] = dequant(base)
+            continue
+        node = next(n for n in consumers[name] if n.op_type == "MatMulInteger")
+        bias = bias_after(node)
+        if bias is None:
+            raise ValueError(f"cannot name the weight {base}")
+        state[bias[: -len(".bias")] + ".weight"] = dequant(base).T.copy()
+    return state
