@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--model", required=True, help="exported model folder")
     ap.add_argument("--corpus", default="data/news/dev.jsonl")
     ap.add_argument("--erx", default="target/release/erx")
-    ap.add_argument("--grid", default="0.2,0.3,0.4,0.5,0.6,0.7,0.8")
+    ap.add_argument("--grid", default="0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     ap.add_argument("--min-support", type=int, default=5,
                     help="labels with fewer gold pairs on dev keep --default")
     ap.add_argument("--default", type=float, default=0.5)
@@ -40,7 +40,8 @@ def main():
               f"phrase {scores['phrase_f1']:.4f}", file=sys.stderr)
         for label, prf in lab["per_label"].items():
             support = prf["tp"] + prf["fn"]
-            if support >= args.min_support and prf["f1"] > best.get(label, (-1, None))[0]:
+            # a label never right at any threshold keeps the default
+            if support >= args.min_support and prf["f1"] > best.get(label, (0.0, None))[0]:
                 best[label] = (prf["f1"], t)
     for label, (f1, t) in sorted(best.items()):
         print(f"{label}: threshold {t} (dev F1 {f1:.4f})", file=sys.stderr)

@@ -32,64 +32,77 @@ fn seed_article_people_and_organisations() {
     assert!(!doc.meta.truncated);
 }
 
+const NEWS_LABELS: [&str; 12] = [
+    "works_for",
+    "lives_in",
+    "based_in",
+    "located_in",
+    "killed",
+    "part_of",
+    "owns",
+    "family",
+    "social",
+    "affiliation",
+    "met",
+    "action",
+];
+
+const VALUE_LABELS: [&str; 7] = [
+    "DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDINAL", "ORDINAL",
+];
+
 #[test]
-fn seed_article_relations_have_real_phrases() {
+fn seed_article_relations_are_news_relations_between_names_once_per_pair() {
     let (text, doc) = seed_document();
     assert!(!doc.relations.is_empty(), "relations on the seed article");
-    let ids: Vec<&str> = doc.entities.iter().map(|e| e.id.as_str()).collect();
+    let mut pairs = std::collections::HashSet::new();
     for r in &doc.relations {
-        assert!(ids.contains(&r.head.as_str()) && ids.contains(&r.tail.as_str()));
+        assert_eq!(r.schema, "news");
+        assert!(NEWS_LABELS.contains(&r.label.as_str()), "{r:?}");
+        assert!(
+            pairs.insert((&r.head, &r.tail)),
+            "pair printed twice: {r:?}"
+        );
         assert_ne!(r.head, r.tail);
-        assert!(!r.phrase.trim().is_empty());
+        for end in [&r.head, &r.tail] {
+            let e = doc.entities.iter().find(|e| &e.id == end).expect("entity");
+            assert!(
+                !VALUE_LABELS.contains(&e.label.as_str()),
+                "a value in {r:?}"
+            );
+        }
+        assert_eq!(r.negated, erx::document::phrase_is_negated(&r.phrase));
         assert!((0.0..=1.0).contains(&r.score));
     }
     assert_offsets_match(&text, &doc);
 }
 
-/// `head —[phrase]→ tail` for every relation of `schema`, by entity names.
-fn links(doc: &erx::Document, schema: &str) -> Vec<String> {
-    let name = |id: &str| {
-        doc.entities
-            .iter()
-            .find(|e| e.id == id)
-            .map_or(String::new(), |e| e.text.clone())
-    };
-    doc.relations
-        .iter()
-        .filter(|r| r.schema == schema)
-        .map(|r| format!("{} —[{}]→ {}", name(&r.head), r.phrase, name(&r.tail)))
-        .collect()
-}
-
 #[test]
-fn seed_article_open_links_read_subject_predicate_object() {
+fn seed_article_values_are_read_and_stand_alone() {
     let (_, doc) = seed_document();
-    let open = links(&doc, "open");
-    for want in [
-        "North Korean —[assassinated]→ Kim Jong-nam",
-        "North Korean —[visited]→ United States",
+    for (label, text) in [
+        ("DATE", "12 February"),
+        ("DATE", "13 February"),
+        ("DATE", "1 and 2 March"),
     ] {
-        assert!(open.iter().any(|l| l == want), "{want} in {open:#?}");
+        assert!(has(&doc, label, text), "{text} as {label}");
     }
-    let x = erx::Extractor::load(
-        real_model(),
-        erx::Options {
-            open_relations: false,
-            ..erx::Options::default()
-        },
-    )
-    .expect("load");
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt"),
-    )
-    .expect("read the seed article");
-    let typed_only = x.extract(&text).expect("extract");
-    assert!(links(&typed_only, "open").is_empty());
-    assert_eq!(
-        typed_only.relations.len() + open.len(),
-        doc.relations.len(),
-        "open links come on top of the typed relations"
+    let firsts = doc
+        .entities
+        .iter()
+        .filter(|e| e.label == "ORDINAL" && e.text == "first")
+        .count();
+    assert!(
+        firsts >= 2,
+        "each \"first\" is a value of its own, not merged"
     );
+    for e in doc
+        .entities
+        .iter()
+        .filter(|e| VALUE_LABELS.contains(&e.label.as_str()))
+    {
+        assert_eq!(e.mentions.len(), 1, "values are never merged: {e:?}");
+    }
 }
 
 #[test]
