@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The test command: fetches ONNX Runtime if needed, then runs the whole test suite
-# (unit tests, integration tests on the fixture model, golden test on the shipped model).
+# (unit tests, integration tests on the fixture model, golden test on the shipped model,
+# the HTTP server's tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
 cargo test --all-targets "$@"
+# the HTTP server (feature "serve"): its unit tests and tests/serve.rs, in the same profile
+# as above, so that CI compiles only the server's own dependencies on top of it
+cargo test --features serve --bin erx --test serve "$@"
 cargo test --doc
 # the news-corpus tools (standard library only)
 python3 -m unittest discover -s scripts/news -p 'test_*.py'

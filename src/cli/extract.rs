@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use super::input::{InputFormat, Record, RecordReader};
-use super::{display, pretty, ModelArgs};
+use super::{display, pretty, record, ModelArgs};
 
 pub const AFTER_HELP: &str = "Input: JSONL records like {\"id\": \"doc-1\", \"text\": \"...\"} (one per line), .txt files
 (one document each, id = file name), or stdin when no INPUT or `-` is given.
@@ -210,11 +210,8 @@ fn process_chunk(
             }
             Err(message) => {
                 failed += 1;
-                let mut v = json!({"source": r.source, "line": r.line, "error": message});
-                if let Some(id) = &r.id {
-                    v["id"] = id.clone();
-                }
-                write_line(out, &v)?;
+                let place = [("source", json!(r.source)), ("line", json!(r.line))];
+                write_line(out, &record::error_record(r.id.as_ref(), &place, &message))?;
             }
         }
     }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
+use super::record::field_text;
+
 /// How to read an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -220,29 +222,12 @@ impl RecordReader {
         };
         let id = obj.remove(&self.id_field);
         let text = match obj.remove(&self.text_field) {
-            Some(Value::String(s)) if s.trim().is_empty() => Err("empty text".to_string()),
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(format!(
-                "field {:?} is not a string ({})",
-                self.text_field,
-                kind(&other)
-            )),
+            Some(value) => field_text(value, &self.text_field),
             None => Err(format!(
                 "no {:?} field (use --text-field to read another field)",
                 self.text_field
             )),
         };
         record(id, text)
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }

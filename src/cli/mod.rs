@@ -5,6 +5,9 @@ mod eval;
 mod extract;
 mod input;
 mod pretty;
+mod record;
+#[cfg(feature = "serve")]
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +50,11 @@ enum Command {
     /// Measure throughput on an article dump: docs/s, words/s, time per stage, peak memory.
     #[command(after_help = bench::AFTER_HELP)]
     Bench(bench::BenchArgs),
+    /// Serve extraction over HTTP: JSON in and out, batching across requests, with
+    /// limits that answer (413, 422, 503, 504) instead of falling over.
+    #[cfg(feature = "serve")]
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 /// Model and runtime settings shared by every command.
@@ -92,9 +100,10 @@ pub struct ModelArgs {
     /// ("Japan" is either the team or the country throughout).
     #[arg(long)]
     sentence_labels: bool,
-    /// Only typed relations. By default erx also links a subject and an object through a
-    /// predicted predicate between them (schema "open", label "subject-object"), such as
-    /// "North Korean agents assassinated Kim Jong-nam".
+    /// Only typed relations. Applies to models with the version-1 contract (a predicate
+    /// tagger, such as erx-news-v1), which by default also link a subject and an object
+    /// through a predicted predicate between them (schema "open", label
+    /// "subject-object"); the default erx-news-v2 prints no open links.
     #[arg(long)]
     no_open_relations: bool,
     /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so].
@@ -162,6 +171,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract(a) => extract::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::run(a),
     }
 }
 
