@@ -181,8 +181,9 @@ def main():
     ap.add_argument("--data", required=True, help="datasets folder (conll2003/, conll04/, articles/)")
     ap.add_argument("--news", default="data/news/train.jsonl", help="news corpus split to train on")
     ap.add_argument("--out", required=True, help="run folder to write")
-    ap.add_argument("--init-onnx", default="models/erx-news-v1/model.onnx",
-                    help="continue from this int8 erx model (encoder and name head)")
+    ap.add_argument("--init-onnx", default="runs/erx-news-v1.onnx",
+                    help="continue from this int8 erx model (encoder and name head); v1 is in the git "
+                         "history: git show cbfb330:models/erx-news-v1/model.onnx > runs/erx-news-v1.onnx")
     ap.add_argument("--from-base", action="store_true", help="start from MiniLM instead of --init-onnx")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
@@ -253,6 +254,10 @@ def main():
                        phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES))
     load_pretrained(model, base)
     if not args.from_base:
+        if not Path(args.init_onnx).exists():
+            raise SystemExit(f"--init-onnx {args.init_onnx} not found: extract v1 from the git history with "
+                             "`git show cbfb330:models/erx-news-v1/model.onnx > runs/erx-news-v1.onnx`, "
+                             "or start from MiniLM with --from-base")
         taken = load_v1_onnx(model, args.init_onnx, base)
         print(f"continued from {args.init_onnx}: {len(taken)} tensors", flush=True)
     enc_ids = {id(p) for p in model.encoder.parameters()}

@@ -378,17 +378,21 @@ fn decoding_switches_reach_the_pipeline() {
     assert_eq!(labels_per_name(&run(&fixture, &[], input.as_bytes())), 1);
     assert!(labels_per_name(&run(&fixture, &["--sentence-labels"], input.as_bytes())) > 1);
 
-    // open links need real predicates: the shipped model on a sentence that has one
-    let input =
-        br#"{"id": 1, "text": "North Korean agents assassinated Kim Jong-nam in Malaysia."}"#;
-    let open_links = |doc: &Value| {
-        doc["relations"]
-            .as_array()
-            .map_or(0, |r| r.iter().filter(|r| r["schema"] == "open").count())
-    };
+    // the relation threshold reaches the shipped model's one-per-pair decoding
+    let input = br#"{"id": 1, "text": "Apple Inc. has hired John Giannandrea, who ran Google's search unit, and Tim Cook praised him in Cupertino, California."}"#;
+    let relations = |doc: &Value| doc["relations"].as_array().map_or(0, Vec::len);
     let real = common::real_model();
-    assert!(open_links(&run(&real, &[], input)) > 0);
-    assert_eq!(open_links(&run(&real, &["--no-open-relations"], input)), 0);
+    let loose = relations(&run(&real, &["--relation-threshold", "0.01"], input));
+    let default = relations(&run(&real, &[], input));
+    let strict = relations(&run(&real, &["--relation-threshold", "0.9999"], input));
+    assert!(
+        loose > default,
+        "{loose} relations at 0.01, {default} by default"
+    );
+    assert!(
+        default >= strict,
+        "{default} by default, {strict} at 0.9999"
+    );
 }
 
 #[test]
