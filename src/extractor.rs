@@ -64,6 +64,7 @@ pub struct Options {
     pub harmonise_labels: bool,
     /// Also link mentions through predicted predicates, label-free (schema `open`, label
     /// `subject-object`; default: true; see [`crate::decode::decode_open_relations`]).
+    /// Only models with a predicate tagger (the version-1 contract) have any.
     pub open_relations: bool,
     /// ONNX Runtime library; default `ORT_DYLIB_PATH`, then next to the executable, then
     /// `.ort/libonnxruntime.so`.

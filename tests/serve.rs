@@ -500,6 +500,7 @@ fn a_full_queue_and_too_many_requests_answer_503_with_retry_after() {
     let refused = server.extract(&json!({"text": TEXTS[2]}));
     assert!(refused.error(503).contains("queue is full"));
     assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("connection"), Some("close"));
     let first = first.join().expect("first client");
     assert_eq!(first.status, 200, "the accepted request is still answered");
     assert_eq!(
@@ -517,6 +518,8 @@ fn a_full_queue_and_too_many_requests_answer_503_with_retry_after() {
         .error(503)
         .contains("too many requests in progress (limit 2)"));
     assert_eq!(refused.header("retry-after"), Some("1"));
+    // its body was never read: the connection must not be reused
+    assert_eq!(refused.header("connection"), Some("close"));
     assert_eq!(a.join().expect("client a").status, 200);
     assert_eq!(b.join().expect("client b").status, 200);
 

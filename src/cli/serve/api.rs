@@ -81,6 +81,15 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // A refused request's body may be left unread, and then the connection cannot be
+        // reused: say so, or a keep-alive client sends its next request into a socket the
+        // server is closing and gets a broken pipe instead of an answer (seen under 3×
+        // overload with 512 clients before this header).
+        if self.retry_after.is_some() || self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
