@@ -379,6 +379,52 @@ fn mention_vector<'a>(
 /// over a minute and 9 GB.
 pub const MAX_MENTIONS_APART: usize = 12;
 
+/// The relation head and tail vectors of a sentence's mentions, shared by both relation
+/// decoders.
+struct PairVectors {
+    heads: Vec<Vec<f32>>,
+    tails: Vec<Vec<f32>>,
+    rank: usize,
+}
+
+impl PairVectors {
+    fn new(words: &[Word], rows: &dyn TokenRows, mentions: &[WordSpan], rank: usize) -> Self {
+        PairVectors {
+            heads: mentions
+                .iter()
+                .map(|m| mention_vector(words, &m.words, |t| rows.rel_head(t)))
+                .collect(),
+            tails: mentions
+                .iter()
+                .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
+                .collect(),
+            rank,
+        }
+    }
+
+    /// Ordered pairs (head, tail) of distinct mentions at most [`MAX_MENTIONS_APART`]
+    /// apart, head-major.
+    fn near_pairs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let n = self.heads.len();
+        (0..n).flat_map(move |h| {
+            (h.saturating_sub(MAX_MENTIONS_APART)..(h + MAX_MENTIONS_APART + 1).min(n))
+                .filter(move |&t| t != h)
+                .map(move |t| (h, t))
+        })
+    }
+
+    /// Logit of label `r` for the pair, `None` when the rows hold no such label.
+    fn logit(&self, h: usize, t: usize, r: usize) -> Option<f32> {
+        let range = r * self.rank..(r + 1) * self.rank;
+        let (a, b) = (self.heads[h].get(range.clone())?, self.tails[t].get(range)?);
+        Some(a.iter().zip(b).map(|(x, y)| x * y).sum())
+    }
+}
+
+fn sigmoid(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
 /// Scores the ordered pairs of `mentions` at most [`MAX_MENTIONS_APART`] apart and keeps
 /// labels above threshold whose type signature allows the pair; each kept relation gets a
 /// phrase from `predicates`.
@@ -392,53 +438,33 @@ pub fn decode_relations(
     if mentions.len() < 2 || spec.thresholds.is_empty() {
         return Vec::new();
     }
-    let heads: Vec<Vec<f32>> = mentions
-        .iter()
-        .map(|m| mention_vector(words, &m.words, |t| rows.rel_head(t)))
-        .collect();
-    let tails: Vec<Vec<f32>> = mentions
-        .iter()
-        .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
-        .collect();
+    let pairs = PairVectors::new(words, rows, mentions, spec.rank);
     let mut out = Vec::new();
-    for (h, hv) in heads.iter().enumerate() {
-        let near =
-            h.saturating_sub(MAX_MENTIONS_APART)..(h + MAX_MENTIONS_APART + 1).min(tails.len());
-        for (t, tv) in tails.iter().enumerate().take(near.end).skip(near.start) {
-            if h == t {
+    for (h, t) in pairs.near_pairs() {
+        // one phrase per pair, whatever the label: chosen on first need
+        let mut phrase: Option<Range<usize>> = None;
+        for (r, threshold) in spec.thresholds.iter().enumerate() {
+            let Some(logit) = pairs.logit(h, t, r) else {
+                continue;
+            };
+            let score = sigmoid(logit);
+            if score < *threshold
+                || !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label)
+            {
                 continue;
             }
-            // one phrase per pair, whatever the label: chosen on first need
-            let mut phrase: Option<Range<usize>> = None;
-            for (r, threshold) in spec.thresholds.iter().enumerate() {
-                let range = r * spec.rank..(r + 1) * spec.rank;
-                let (Some(a), Some(b)) = (hv.get(range.clone()), tv.get(range)) else {
-                    continue;
-                };
-                let logit: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                let score = 1.0 / (1.0 + (-logit).exp());
-                if score < *threshold
-                    || !signature_allows(
-                        &spec.signatures[r],
-                        &mentions[h].label,
-                        &mentions[t].label,
-                    )
-                {
-                    continue;
-                }
-                let phrase = phrase
-                    .get_or_insert_with(|| {
-                        choose_phrase(&mentions[h].words, &mentions[t].words, predicates, words)
-                    })
-                    .clone();
-                out.push(SentenceRelation {
-                    head: h,
-                    tail: t,
-                    label: r,
-                    score,
-                    phrase: Some(phrase),
-                });
-            }
+            let phrase = phrase
+                .get_or_insert_with(|| {
+                    choose_phrase(&mentions[h].words, &mentions[t].words, predicates, words)
+                })
+                .clone();
+            out.push(SentenceRelation {
+                head: h,
+                tail: t,
+                label: r,
+                score,
+                phrase: Some(phrase),
+            });
         }
     }
     out
@@ -458,52 +484,36 @@ pub fn decode_relations_per_pair(
     if mentions.len() < 2 || spec.thresholds.is_empty() {
         return Vec::new();
     }
-    let heads: Vec<Vec<f32>> = mentions
-        .iter()
-        .map(|m| mention_vector(words, &m.words, |t| rows.rel_head(t)))
-        .collect();
-    let tails: Vec<Vec<f32>> = mentions
-        .iter()
-        .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
-        .collect();
+    let pairs = PairVectors::new(words, rows, mentions, spec.rank);
     let mut out = Vec::new();
-    for (h, hv) in heads.iter().enumerate() {
-        let near =
-            h.saturating_sub(MAX_MENTIONS_APART)..(h + MAX_MENTIONS_APART + 1).min(tails.len());
-        for (t, tv) in tails.iter().enumerate().take(near.end).skip(near.start) {
-            if h == t {
+    for (h, t) in pairs.near_pairs() {
+        let mut best: Option<(usize, f32)> = None;
+        for r in 0..spec.thresholds.len() {
+            if !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label) {
                 continue;
             }
-            let mut best: Option<(usize, f32)> = None;
-            for r in 0..spec.thresholds.len() {
-                let range = r * spec.rank..(r + 1) * spec.rank;
-                let (Some(a), Some(b)) = (hv.get(range.clone()), tv.get(range)) else {
-                    continue;
-                };
-                if !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label) {
-                    continue;
-                }
-                let logit: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                if best.is_none_or(|(_, l)| logit > l) {
-                    best = Some((r, logit));
-                }
-            }
-            let Some((label, logit)) = best else { continue };
-            let score = 1.0 / (1.0 + (-logit).exp());
-            if score < spec.thresholds[label] {
+            let Some(logit) = pairs.logit(h, t, r) else {
                 continue;
+            };
+            if best.is_none_or(|(_, l)| logit > l) {
+                best = Some((r, logit));
             }
-            let phrase = scorer.and_then(|s| {
-                choose_learned_phrase(words, rows, &mentions[h].words, &mentions[t].words, s)
-            });
-            out.push(SentenceRelation {
-                head: h,
-                tail: t,
-                label,
-                score,
-                phrase,
-            });
         }
+        let Some((label, logit)) = best else { continue };
+        let score = sigmoid(logit);
+        if score < spec.thresholds[label] {
+            continue;
+        }
+        let phrase = scorer.and_then(|s| {
+            choose_learned_phrase(words, rows, &mentions[h].words, &mentions[t].words, s)
+        });
+        out.push(SentenceRelation {
+            head: h,
+            tail: t,
+            label,
+            score,
+            phrase,
+        });
     }
     out
 }
