@@ -82,7 +82,8 @@ def main():
         names, outs = E.export_onnx(model, meta, fp32)
         final = out / "model.onnx"
         final.write_bytes(fp32.read_bytes())
-    ns = argparse.Namespace(name="erx-fixture", precision="fp32", relation_threshold=0.5)
+    ns = argparse.Namespace(name="erx-fixture", precision="fp32", relation_threshold=0.5,
+                            schema_threshold=None, run=str(out))
     card = E.write_card(out, meta, names, outs, ns, final,
                         {"signatures": {"conll04": {"Work_For": [["PER", "ORG"]]}}})
     card["description"] = "Test fixture: random weights, real contract. Not a usable model."

@@ -157,6 +157,18 @@ def read_oie2016(path):
     return out
 
 
+def run_from(sentences, i, most, max_words, joins=lambda first, s: True):
+    """Sentence i and the ones after it, at most `most` in all, while they fit in
+    `max_words` words and `joins(sentences[i], s)` holds."""
+    group, words = [sentences[i]], len(sentences[i].tokens)
+    for s in sentences[i + 1:i + most]:
+        if not joins(sentences[i], s) or words + len(s.tokens) > max_words:
+            break
+        group.append(s)
+        words += len(s.tokens)
+    return group
+
+
 def pack_consecutive(sentences, rng, share=0.5, max_words=90, fill=False):
     """Join runs of 2-4 consecutive sentences into one example, so the model also learns
     windows that hold several sentences (as the pipeline packs them), not only one. With
@@ -165,12 +177,7 @@ def pack_consecutive(sentences, rng, share=0.5, max_words=90, fill=False):
     out, i = [], 0
     while i < len(sentences):
         n = (len(sentences) if fill else rng.choice([2, 3, 4])) if rng.random() < share else 1
-        group, words = [sentences[i]], len(sentences[i].tokens)
-        for s in sentences[i + 1:i + n]:
-            if words + len(s.tokens) > max_words:
-                break
-            group.append(s)
-            words += len(s.tokens)
+        group = run_from(sentences, i, n, max_words)
         i += len(group)
         if len(group) == 1:
             out.append(group[0])

@@ -94,14 +94,20 @@ class ErxModel(nn.Module):
     def forward(self, input_ids, attention_mask, case_ids=None):
         x = self.encoder(input_ids, attention_mask, case_ids)
         x = self.drop(x)
-        B, L, _ = x.shape
-        r = self.rel_in(x)
-        head = self.rel_h(r).view(B, L, self.n_rel, self.rank)
-        tail = self.rel_t(r).view(B, L, self.n_rel, self.rank)
-        # fold the label bias into one extra slot so a plain dot product gives the score
-        head = torch.cat([head, self.rel_bias.view(1, 1, -1, 1).expand(B, L, -1, 1)], dim=-1)
-        tail = torch.cat([tail, torch.ones_like(tail[..., :1])], dim=-1)
+        head, tail = relation_rows(self, x)
         return self.entity(x), self.phrase(x), head, tail
+
+
+def relation_rows(model, x):
+    """rel_head and rel_tail [B, L, R, K+1] of either model (rel_in, rel_h, rel_t, rel_bias)."""
+    B, L, _ = x.shape
+    r = model.rel_in(x)
+    head = model.rel_h(r).view(B, L, model.n_rel, model.rank)
+    tail = model.rel_t(r).view(B, L, model.n_rel, model.rank)
+    # fold the label bias into one extra slot so a plain dot product gives the score
+    head = torch.cat([head, model.rel_bias.view(1, 1, -1, 1).expand(B, L, -1, 1)], dim=-1)
+    tail = torch.cat([tail, torch.ones_like(tail[..., :1])], dim=-1)
+    return head, tail
 
 
 def load_pretrained(model, base_dir):
@@ -195,12 +201,7 @@ class ErxModelV2(nn.Module):
     def forward(self, input_ids, attention_mask, case_ids=None):
         x = self.encoder(input_ids, attention_mask, case_ids)
         x = self.drop(x)
-        B, L, _ = x.shape
-        r = self.rel_in(x)
-        head = self.rel_h(r).view(B, L, self.n_rel, self.rank)
-        tail = self.rel_t(r).view(B, L, self.n_rel, self.rank)
-        head = torch.cat([head, self.rel_bias.view(1, 1, -1, 1).expand(B, L, -1, 1)], dim=-1)
-        tail = torch.cat([tail, torch.ones_like(tail[..., :1])], dim=-1)
+        head, tail = relation_rows(self, x)
         p = self.phrase_in(x)
         return (self.entity(x), self.value(x), head, tail,
                 self.phrase_tok(p), self.phrase_h(p), self.phrase_t(p))

@@ -53,13 +53,8 @@ def pack_articles(sentences, rng, share=0.6, max_words=80):
     trained within their own sentence, as they are decoded."""
     out, i = [], 0
     while i < len(sentences):
-        group, words = [sentences[i]], len(sentences[i].tokens)
-        if rng.random() < share:
-            for s in sentences[i + 1:]:
-                if s.article != group[0].article or words + len(s.tokens) > max_words:
-                    break
-                group.append(s)
-                words += len(s.tokens)
+        most = len(sentences) if rng.random() < share else 1
+        group = D.run_from(sentences, i, most, max_words, joins=lambda first, s: s.article == first.article)
         i += len(group)
         if len(group) == 1:
             out.append(group[0])
