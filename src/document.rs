@@ -775,27 +775,22 @@ mod tests {
             rel("works_for", 0.8, Some(8..14)),
         ];
         let chars = CharIndex::new(text);
-        let all = assemble(
-            text,
-            &chars,
-            &mentions,
-            &relations,
-            Meta::default(),
-            None,
-            false,
-        );
+        let assembled = |one_per_pair| {
+            assemble(
+                text,
+                &chars,
+                &mentions,
+                &relations,
+                Meta::default(),
+                None,
+                one_per_pair,
+            )
+        };
+        let all = assembled(false);
         assert_eq!(all.relations.len(), 2);
         assert_eq!(all.relations[0].phrase, "");
         assert_eq!(all.relations[0].phrase_start, None);
-        let one = assemble(
-            text,
-            &chars,
-            &mentions,
-            &relations,
-            Meta::default(),
-            None,
-            true,
-        );
+        let one = assembled(true);
         assert_eq!(one.relations.len(), 1);
         assert_eq!(one.relations[0].label, "works_for");
         assert_eq!(one.relations[0].phrase, "joined");

@@ -202,6 +202,22 @@ impl Reply {
 
 /// One HTTP/1.1 exchange on a fresh connection (`Connection: close`, so the answer ends
 /// where the stream does).
+/// `POST /v1/extract` with `body` from another thread, for requests still in flight when
+/// the test signals the server.
+fn extract_in_background(
+    addr: SocketAddr,
+    body: Value,
+) -> thread::JoinHandle<std::io::Result<Reply>> {
+    thread::spawn(move || {
+        http(
+            addr,
+            "POST",
+            "/v1/extract",
+            Some(body.to_string().as_bytes()),
+        )
+    })
+}
+
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect_timeout(&addr, PATIENCE)?;
     stream.set_read_timeout(Some(PATIENCE))?;
@@ -650,18 +666,7 @@ fn sigterm_finishes_accepted_work_then_exits_0() {
     // the worker holds the batch for a second: SIGTERM arrives while it is in progress
     let mut server = Server::start(&["--batch-wait-ms", "1000"]);
     let addr = server.addr;
-    let in_flight = thread::spawn(move || {
-        http(
-            addr,
-            "POST",
-            "/v1/extract",
-            Some(
-                json!({"id": "last", "text": TEXTS[1]})
-                    .to_string()
-                    .as_bytes(),
-            ),
-        )
-    });
+    let in_flight = extract_in_background(addr, json!({"id": "last", "text": TEXTS[1]}));
     server.wait_for_metric("erx_queue_documents", 1.0);
     let status = server.terminate();
     assert!(status.success(), "exit status {status:?}\n{}", server.log());
@@ -689,14 +694,7 @@ fn a_second_sigterm_stops_at_once_and_says_what_was_left() {
     // the worker would hold the batch for 30 s: only the second signal can end this soon
     let mut server = Server::start(&["--batch-wait-ms", "30000"]);
     let addr = server.addr;
-    let in_flight = thread::spawn(move || {
-        http(
-            addr,
-            "POST",
-            "/v1/extract",
-            Some(json!({"text": TEXTS[0]}).to_string().as_bytes()),
-        )
-    });
+    let in_flight = extract_in_background(addr, json!({"text": TEXTS[0]}));
     server.wait_for_metric("erx_queue_documents", 1.0);
     server.sigterm();
     let start = Instant::now();
