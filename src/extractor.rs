@@ -94,6 +94,24 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// These options with `threads` ONNX Runtime threads in all, shared out among
+    /// `sessions` sessions; by default one single-threaded session per thread, which is
+    /// faster on CPU than one session with several threads. `sessions` is clamped to
+    /// `1..=threads`.
+    pub fn with_threads(self, threads: usize, sessions: Option<usize>) -> Result<Options> {
+        if threads == 0 {
+            return Err(Error::Options("threads must be at least 1".to_string()));
+        }
+        let sessions = sessions.unwrap_or(threads).clamp(1, threads);
+        Ok(Options {
+            threads: (threads / sessions).max(1),
+            sessions,
+            ..self
+        })
+    }
+}
+
 /// Time spent per stage and volume processed, summed over calls (for `erx bench`).
 #[derive(Debug, Clone, Default)]
 pub struct Stats {

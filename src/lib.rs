@@ -49,6 +49,7 @@ pub mod error;
 pub mod eval;
 pub mod extractor;
 pub mod infer;
+pub mod record;
 pub mod text;
 pub mod tokenize;
 pub mod window;

@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use super::input::{InputFormat, Record, RecordReader};
-use super::{display, pretty, record, ModelArgs};
+use super::{display, pretty, ModelArgs};
+use erx::record;
 
 pub const AFTER_HELP: &str = "Input: JSONL records like {\"id\": \"doc-1\", \"text\": \"...\"} (one per line), .txt files
 (one document each, id = file name), or stdin when no INPUT or `-` is given.
@@ -178,26 +179,14 @@ fn process_chunk(
     out: &mut dyn Write,
     pretty: bool,
 ) -> Result<(usize, usize)> {
-    let texts: Vec<&str> = chunk
-        .iter()
-        .filter_map(|r| r.text.as_deref().ok())
-        .collect();
-    let mut docs = match extractor.extract_batch(&texts) {
-        Ok(docs) => docs.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(e) => texts
+    let results = record::extract_each(
+        extractor,
+        chunk
             .iter()
-            .map(|_| Err(format!("extraction failed: {e}")))
-            .collect(),
-    }
-    .into_iter();
+            .map(|r| r.text.as_deref().map_err(String::as_str)),
+    );
     let mut failed = 0;
-    for r in chunk {
-        let result = match &r.text {
-            Ok(_) => docs
-                .next()
-                .unwrap_or_else(|| Err("internal error: missing result".into())),
-            Err(e) => Err(e.clone()),
-        };
+    for (r, result) in chunk.iter().zip(results) {
         match result {
             Ok(mut doc) => {
                 doc.id = r.id.clone();

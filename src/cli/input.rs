@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::record::field_text;
+use erx::record::{self, RecordText};
 
 /// How to read an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,42 +192,13 @@ impl RecordReader {
 
     /// Parses `self.buf` as one JSONL record; blank lines are not records.
     fn parse_line(&self, source: &str, line: usize) -> Option<Record> {
-        let record = |id, text| {
-            Some(Record {
-                source: source.to_string(),
-                line,
-                id,
-                text,
-            })
-        };
-        let text = match std::str::from_utf8(&self.buf) {
-            Ok(t) => t,
-            Err(e) => {
-                // keep the id when the rest of the line is readable, so the error is traceable
-                let id = serde_json::from_str::<Value>(&String::from_utf8_lossy(&self.buf))
-                    .ok()
-                    .and_then(|mut v| v.get_mut(&self.id_field).map(Value::take));
-                return record(id, Err(format!("line is not valid UTF-8 ({e})")));
-            }
-        };
-        if text.trim().is_empty() {
-            return None;
-        }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => return record(None, Err(format!("invalid JSON: {e}"))),
-        };
-        let Value::Object(mut obj) = value else {
-            return record(None, Err("expected a JSON object".to_string()));
-        };
-        let id = obj.remove(&self.id_field);
-        let text = match obj.remove(&self.text_field) {
-            Some(value) => field_text(value, &self.text_field),
-            None => Err(format!(
-                "no {:?} field (use --text-field to read another field)",
-                self.text_field
-            )),
-        };
-        record(id, text)
+        let RecordText { id, text } =
+            record::parse_jsonl_line(&self.buf, &self.text_field, &self.id_field)?;
+        Some(Record {
+            source: source.to_string(),
+            line,
+            id,
+            text,
+        })
     }
 }

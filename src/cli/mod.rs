@@ -5,7 +5,6 @@ mod eval;
 mod extract;
 mod input;
 mod pretty;
-mod record;
 #[cfg(feature = "serve")]
 mod serve;
 
@@ -141,10 +140,7 @@ impl ModelArgs {
         if self.threads == 0 {
             bail!("--threads must be at least 1");
         }
-        let sessions = self.sessions.unwrap_or(self.threads).clamp(1, self.threads);
-        Ok(erx::Options {
-            threads: (self.threads / sessions).max(1),
-            sessions,
+        let options = erx::Options {
             batch_tokens: self.batch_tokens,
             batch_windows: self.batch_windows,
             device: self.device.parse()?,
@@ -155,7 +151,8 @@ impl ModelArgs {
             open_relations: !self.no_open_relations,
             runtime_library: self.ort_library.clone(),
             ..erx::Options::default()
-        })
+        };
+        Ok(options.with_threads(self.threads, self.sessions)?)
     }
 
     fn load(&self, options: erx::Options) -> Result<erx::Extractor> {

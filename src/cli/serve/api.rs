@@ -19,7 +19,7 @@ use super::batcher::{DocumentResult, QueueFull};
 use super::limits::{self, Limits, RETRY_AFTER_SECONDS};
 use super::metrics::Gauges;
 use super::App;
-use crate::cli::record::{error_record, field_text, kind};
+use erx::record::{error_record, field_text, kind};
 
 /// Extraction: one document or a batch.
 pub const EXTRACT_PATH: &str = "/v1/extract";
