@@ -299,7 +299,7 @@ impl Extractor {
     }
 
     /// A generator of one dict per item, in order, extracting `batch_size` items at a time.
-    #[pyo3(signature = (items, batch_size=32, *, text_field="text", id_field="id"))]
+    #[pyo3(signature = (items, batch_size=128, *, text_field="text", id_field="id"))]
     fn pipe(
         slf: Bound<'_, Self>,
         items: &Bound<'_, PyAny>,

@@ -71,13 +71,14 @@ class Extractor:
     def pipe(
         self,
         items: Iterable[Union[str, Mapping[str, Any]]],
-        batch_size: int = 32,
+        batch_size: int = 128,
         *,
         text_field: str = "text",
         id_field: str = "id",
     ) -> Iterator[Union[Document, ErrorRecord]]:
         """Streams over any iterable of texts or ``{"id", "text"}`` mappings, extracting
-        ``batch_size`` items at a time, and yields exactly one dict per item, in order.
+        ``batch_size`` items at a time (128, as ``erx extract --batch-docs``: smaller batches
+        leave a session idle at each batch end), and yields exactly one dict per item, in order.
 
         A mapping's id is echoed as ``"id"``. An item that cannot be extracted (blank
         text, no text field, not a string) yields ``{"id"?, "index", "error"}`` instead
