@@ -1,10 +1,12 @@
 """Entity and relation extraction over a JSONL or Parquet dump, as a Spark job.
 
 Each executor's Python worker loads the model once (``erx.spark.shared_extractor``) and
-streams its partition through ``Extractor.extract_jsonl``; the output holds exactly the
-records ``erx extract`` writes, one per input record, in input order (part files in
-order: ``cat OUT/part-*`` is the CLI's output). Bad records become error records with the
-input path and line, as in the CLI.
+streams its partition through ``Extractor.extract_jsonl``; the output holds the records
+``erx extract`` writes, one per input record, in input order (part files in order:
+``cat OUT/part-*`` is the CLI's output for the same files). Bad records become error
+records with the input file and line, as in the CLI. One difference: Spark decodes input
+as UTF-8 with replacement characters, so a line that is not valid UTF-8 is extracted with
+U+FFFD where the CLI writes an error record.
 
 Local (PySpark from PyPI, a Java 17+ runtime):
 
@@ -22,8 +24,9 @@ packed virtualenv with ``--archives env.tar.gz#env`` and
       scripts/spark_extract.py hdfs:///dumps/articles.jsonl --model model \\
       --out hdfs:///dumps/articles.erx --threads 1
 
-``--engine cli`` pipes each partition through the erx binary (``RDD.pipe``) instead; it
-needs the binary on every executor and numbers error lines within each partition.
+``--engine cli`` pipes each partition through the erx binary (``RDD.pipe``) instead (JSONL
+input only); it needs the binary on every executor and numbers error lines within each
+partition.
 """
 
 import argparse
@@ -36,7 +39,8 @@ import time
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("inputs", nargs="+", help="JSONL files or Parquet folders (any path Spark reads)")
+    ap.add_argument("inputs", nargs="+",
+                    help="JSONL files, folders or globs of them, or Parquet folders (any path Spark reads)")
     ap.add_argument("--out", required=True, help="output folder (must not exist)")
     ap.add_argument("--input-format", choices=["auto", "jsonl", "parquet"], default="auto",
                     help="auto: .parquet paths are Parquet, the rest JSONL")
@@ -58,33 +62,77 @@ def parse_args(argv=None):
 def input_format(path, choice):
     if choice != "auto":
         return choice
-    return "parquet" if path.rstrip("/").endswith(".parquet") else "jsonl"
+    if path.rstrip("/").endswith(".parquet"):
+        return "parquet"
+    if path.endswith(".txt"):
+        sys.exit(f"error: {path}: text files are not records; the job reads JSONL (one "
+                 "{\"id\", \"text\"} object per line) or Parquet (--input-format)")
+    return "jsonl"
+
+
+def jsonl_files(spark, pattern):
+    """The files a JSONL path names (a file, a folder or a glob), sorted, so that each
+    gets its own line numbers, as in the CLI."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(pattern)
+    fs = path.getFileSystem(conf)
+    statuses = fs.globStatus(path) or []
+    if len(statuses) == 1 and statuses[0].isFile() and not any(c in pattern for c in "*?[{"):
+        return [pattern]  # one file: named as given, as the CLI names it
+    found = []
+    for status in statuses:
+        children = fs.listStatus(status.getPath()) if status.isDirectory() else [status]
+        for child in children:
+            name = child.getPath().getName()
+            if child.isFile() and not name.startswith(("_", ".")):
+                found.append(child.getPath().toString().removeprefix("file:"))
+    if not found:
+        sys.exit(f"error: no input files match {pattern}")
+    return sorted(found)
+
+
+def text_lines(spark, path, args):
+    sc = spark.sparkContext
+    return sc.textFile(path, args.partitions) if args.partitions else sc.textFile(path)
 
 
 def numbered_lines(spark, path, args):
-    """(JSONL line, 0-based index) pairs of one input, in order."""
+    """(JSONL line, 0-based index) pairs of one input file or Parquet folder, in order."""
     if input_format(path, args.input_format) == "parquet":
         frame = spark.read.parquet(path)
+        if args.partitions:
+            frame = frame.repartition(args.partitions)
         columns = [c for c in (args.id_field, args.text_field) if c in frame.columns]
-        rows = frame.select(*columns).rdd.map(lambda row: json.dumps(row.asDict(), ensure_ascii=False))
+        # default=str: dates, decimals and the like become strings instead of failing the task
+        rows = frame.select(*columns).rdd.map(
+            lambda row: json.dumps(row.asDict(), ensure_ascii=False, default=str))
         return rows.zipWithIndex()
-    sc = spark.sparkContext
-    lines = sc.textFile(path, args.partitions) if args.partitions else sc.textFile(path)
-    return lines.zipWithIndex()
+    return text_lines(spark, path, args).zipWithIndex()
+
+
+def inputs(spark, args):
+    """(source, format) per input, JSONL paths expanded to their files."""
+    for pattern in args.inputs:
+        kind = input_format(pattern, args.input_format)
+        if kind == "parquet":
+            if args.engine == "cli":
+                sys.exit("error: --engine cli reads JSONL only; use the default engine for Parquet")
+            yield pattern
+        else:
+            yield from jsonl_files(spark, pattern)
 
 
 def extract_rdd(spark, args):
     """The output JSONL lines of all inputs, in input order."""
     parts = []
-    for path in args.inputs:
+    for path in inputs(spark, args):
         if args.engine == "cli":
             command = [os.path.abspath(args.erx_bin), "extract", "--quiet", "--threads", str(args.threads),
                        "--text-field", args.text_field, "--id-field", args.id_field]
             if args.model:
                 command += ["--model", args.model]
-            sc = spark.sparkContext
-            lines = sc.textFile(path, args.partitions) if args.partitions else sc.textFile(path)
-            parts.append(lines.pipe(shlex.join(command)))
+            parts.append(text_lines(spark, path, args).pipe(shlex.join(command)))
             continue
         options = dict(model=args.model, batch_size=args.batch_size, text_field=args.text_field,
                        id_field=args.id_field, threads=args.threads, source=path)
@@ -111,6 +159,8 @@ def main(argv=None):
             # local workers run this interpreter, the one the package is installed in
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = builder.getOrCreate()
+    # lines end at \n only, as in the CLI (Hadoop also splits at a lone \r by default)
+    spark.sparkContext._jsc.hadoopConfiguration().set("textinputformat.record.delimiter", "\n")
     started = time.perf_counter()
     try:
         out = extract_rdd(spark, args)

@@ -41,9 +41,11 @@ impl std::str::FromStr for Device {
     }
 }
 
-static ENVIRONMENT: OnceLock<
-    std::result::Result<ort::environment::Environment, (PathBuf, String)>,
-> = OnceLock::new();
+/// The process's one ONNX Runtime environment and the library it came from. Only a
+/// successful load is kept, so a call naming a missing library can be retried with
+/// another.
+static ENVIRONMENT: OnceLock<(PathBuf, ort::environment::Environment)> = OnceLock::new();
+static LOADING: Mutex<()> = Mutex::new(());
 
 /// The ONNX Runtime library path: the explicit one, else `ORT_DYLIB_PATH`, else
 /// `libonnxruntime.so` next to the executable, else `.ort/libonnxruntime.so` in the
@@ -62,24 +64,38 @@ pub fn runtime_library(explicit: Option<&Path>) -> PathBuf {
     beside_exe.unwrap_or_else(|| PathBuf::from(".ort/libonnxruntime.so"))
 }
 
-/// Loads the runtime once per process (ONNX Runtime allows one environment).
+/// Loads the runtime once per process (ONNX Runtime allows one environment); later
+/// calls reuse it, whatever library they name.
 fn environment(library: &Path) -> Result<&'static ort::environment::Environment> {
-    let env = ENVIRONMENT.get_or_init(|| {
-        if !library.exists() {
-            return Err((library.to_path_buf(), "file not found".to_string()));
-        }
-        let builder =
-            ort::init_from(library).map_err(|e| (library.to_path_buf(), e.to_string()))?;
-        builder
-            .with_name("erx")
-            .build()
-            .map_err(|e| (library.to_path_buf(), e.to_string()))
-    });
-    env.as_ref()
-        .map_err(|(path, message)| Error::RuntimeMissing {
-            path: path.clone(),
-            message: message.clone(),
-        })
+    if let Some((_, env)) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    // a poisoned lock only means another thread's load panicked; nothing it guards is left half-made
+    let _loading = LOADING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, env)) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let missing = |message: String| Error::RuntimeMissing {
+        path: library.to_path_buf(),
+        message,
+    };
+    if !library.exists() {
+        return Err(missing("file not found".to_string()));
+    }
+    let env = ort::init_from(library)
+        .map_err(|e| missing(e.to_string()))?
+        .with_name("erx")
+        .build()
+        .map_err(|e| missing(e.to_string()))?;
+    Ok(&ENVIRONMENT.get_or_init(|| (library.to_path_buf(), env)).1)
+}
+
+/// The ONNX Runtime library this process loaded, once a model has been loaded. There is
+/// one per process: models loaded later share it, whatever library their options name.
+pub fn loaded_runtime_library() -> Option<&'static Path> {
+    ENVIRONMENT.get().map(|(path, _)| path.as_path())
 }
 
 /// Inputs of one forward pass: `rows` windows of `cols` pieces, row-major.

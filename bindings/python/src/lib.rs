@@ -18,7 +18,7 @@ use pyo3::types::{
 use serde_json::json;
 
 pyo3::create_exception!(
-    _erx,
+    erx,
     ErxError,
     PyException,
     "A model that cannot be loaded, ONNX Runtime that cannot be found or started, or an \
@@ -82,26 +82,19 @@ fn runtime_library(py: Python<'_>, explicit: Option<PathBuf>) -> Option<PathBuf>
     })
 }
 
-/// The shared library inside the `onnxruntime` Python package, found without importing
-/// the package; `None` when it is not installed or older than the C API erx needs.
+/// The shared library inside the installed `onnxruntime` import package (from the
+/// `onnxruntime` wheel or a flavour such as `onnxruntime-gpu`), found without importing
+/// it; `None` when there is none or its file name says it is older than the C API erx
+/// needs.
 fn onnxruntime_package_library(py: Python<'_>) -> Option<PathBuf> {
-    let version: String = py
-        .import("importlib.metadata")
-        .ok()?
-        .call_method1("version", ("onnxruntime",))
-        .ok()?
-        .extract()
-        .ok()?;
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next()?, parts.next().unwrap_or(0));
-    if (major, minor) < ORT_MIN_VERSION {
-        return None;
-    }
     let spec = py
         .import("importlib.util")
         .ok()?
         .call_method1("find_spec", ("onnxruntime",))
         .ok()?;
+    if spec.is_none() {
+        return None;
+    }
     let locations = spec.getattr("submodule_search_locations").ok()?;
     let package: PathBuf = locations.try_iter().ok()?.next()?.ok()?.extract().ok()?;
     let mut libraries: Vec<PathBuf> = std::fs::read_dir(package.join("capi"))
@@ -114,7 +107,20 @@ fn onnxruntime_package_library(py: Python<'_>) -> Option<PathBuf> {
         })
         .collect();
     libraries.sort();
-    libraries.pop()
+    let library = libraries.pop()?;
+    // libonnxruntime.so.1.31.1 → (1, 31); a name without a version is taken as it is
+    let name = library.file_name()?.to_str()?;
+    let mut version = name
+        .strip_prefix("libonnxruntime.so.")
+        .unwrap_or("")
+        .split('.')
+        .map(|part| part.parse::<u32>().ok());
+    if let (Some(Some(major)), Some(Some(minor))) = (version.next(), version.next()) {
+        if (major, minor) < ORT_MIN_VERSION {
+            return None;
+        }
+    }
+    Some(library)
 }
 
 fn parse_sentences(mode: &str) -> PyResult<Sentences> {
@@ -164,6 +170,28 @@ fn usable_text(text: String) -> Result<String, String> {
     record::field_text(serde_json::Value::String(text), "text")
 }
 
+/// The bytes of one JSONL line. A `str` that holds lone surrogates (a file read with
+/// `errors="surrogateescape"`) gives back the bytes they stand for, so that the record
+/// reads as "not valid UTF-8", as in the CLI.
+fn line_bytes(line: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = line.cast::<PyString>() {
+        if let Ok(text) = s.to_str() {
+            return Ok(text.as_bytes().to_vec());
+        }
+        let encoded = s
+            .call_method1("encode", ("utf-8", "surrogateescape"))
+            .or_else(|_| s.call_method1("encode", ("utf-8", "surrogatepass")))?;
+        return Ok(encoded.cast::<PyBytes>()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = line.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err(format!(
+        "lines must be str or bytes, got {}",
+        json_kind(line)
+    )))
+}
+
 /// `mapping[key]`, or `None` when the key is missing.
 fn get_field<'py>(mapping: &Bound<'py, PyAny>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
     match mapping.get_item(key) {
@@ -176,40 +204,49 @@ fn get_field<'py>(mapping: &Bound<'py, PyAny>, key: &str) -> PyResult<Option<Bou
 /// A `pipe` item's id (any Python object, echoed as given) and its text or why it has none.
 type PipeItem<'py> = (Option<Bound<'py, PyAny>>, Result<String, String>);
 
+/// A Python string as a Rust one, or the record error for one that holds lone
+/// surrogates (which UTF-8 cannot carry).
+fn string_text(text: &Bound<'_, PyString>) -> Result<String, String> {
+    match text.to_str() {
+        Ok(t) => usable_text(t.to_owned()),
+        Err(e) => Err(format!("text is not valid Unicode ({e})")),
+    }
+}
+
 /// One `pipe` item as (id, text): a `str` is a text; a mapping holds the text and id
-/// fields. Anything else is a record error, not an exception, so that every item yields
-/// one output.
-fn read_item<'py>(
-    item: &Bound<'py, PyAny>,
-    text_field: &str,
-    id_field: &str,
-) -> PyResult<PipeItem<'py>> {
+/// fields. Anything else, and a mapping that fails to give its fields, is a record error,
+/// not an exception, so that every item yields one output.
+fn read_item<'py>(item: &Bound<'py, PyAny>, text_field: &str, id_field: &str) -> PipeItem<'py> {
     if let Ok(text) = item.cast::<PyString>() {
-        return Ok((None, usable_text(text.to_str()?.to_owned())));
+        return (None, string_text(text));
     }
     if !(item.is_instance_of::<PyDict>() || item.is_instance_of::<PyMapping>()) {
-        return Ok((
+        return (
             None,
             Err(format!(
                 "expected a str or a mapping with a {text_field:?} field, got {}",
                 json_kind(item)
             )),
-        ));
+        );
     }
-    let id = get_field(item, id_field)?;
-    let text = match get_field(item, text_field)? {
-        Some(value) => match value.cast::<PyString>() {
-            Ok(text) => usable_text(text.to_str()?.to_owned()),
+    let id = match get_field(item, id_field) {
+        Ok(id) => id,
+        Err(e) => return (None, Err(format!("cannot read field {id_field:?}: {e}"))),
+    };
+    let text = match get_field(item, text_field) {
+        Ok(Some(value)) => match value.cast::<PyString>() {
+            Ok(text) => string_text(text),
             Err(_) => Err(format!(
                 "field {text_field:?} is not a string ({})",
                 json_kind(&value)
             )),
         },
-        None => Err(format!(
+        Ok(None) => Err(format!(
             "no {text_field:?} field (pass text_field= to read another field)"
         )),
+        Err(e) => Err(format!("cannot read field {text_field:?}: {e}")),
     };
-    Ok((id, text))
+    (id, text)
 }
 
 /// Entity and relation extraction with one model, loaded once; share it between threads.
@@ -217,15 +254,19 @@ fn read_item<'py>(
 struct Extractor {
     inner: erx::Extractor,
     model_dir: PathBuf,
-    runtime_library: Option<PathBuf>,
 }
 
 impl Extractor {
     fn documents<'py>(&self, py: Python<'py>, texts: &[String]) -> PyResult<Bound<'py, PyAny>> {
-        let docs: Vec<Document> = py
-            .detach(|| self.inner.extract_batch(texts))
-            .map_err(library_error)?;
-        loads(py, &to_json(&docs)?)
+        let json = py
+            .detach(|| {
+                self.inner
+                    .extract_batch(texts)
+                    .map(|docs| serde_json::to_string(&docs))
+            })
+            .map_err(library_error)?
+            .map_err(|e| ErxError::new_err(format!("cannot serialise a document: {e}")))?;
+        loads(py, &json)
     }
 }
 
@@ -235,7 +276,7 @@ impl Extractor {
     #[pyo3(signature = (
         model=None, *, threads=2, sessions=None, device="cpu", batch_tokens=512,
         batch_windows=1, sentences="split", relation_threshold=None, sentence_labels=false,
-        runtime_library=None
+        open_relations=true, window=None, overlap=None, runtime_library=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -249,6 +290,9 @@ impl Extractor {
         sentences: &str,
         relation_threshold: Option<f32>,
         sentence_labels: bool,
+        open_relations: bool,
+        window: Option<usize>,
+        overlap: Option<usize>,
         runtime_library: Option<PathBuf>,
     ) -> PyResult<Self> {
         let model_dir = model_dir(model)?;
@@ -260,7 +304,10 @@ impl Extractor {
             sentences: parse_sentences(sentences)?,
             relation_threshold,
             harmonise_labels: !sentence_labels,
-            runtime_library: runtime_library.clone(),
+            open_relations,
+            window_tokens: window,
+            overlap_tokens: overlap,
+            runtime_library,
             ..Options::default()
         }
         .with_threads(threads, sessions)
@@ -274,11 +321,7 @@ impl Extractor {
                     model_dir.display()
                 )),
             })?;
-        Ok(Extractor {
-            inner,
-            model_dir,
-            runtime_library,
-        })
+        Ok(Extractor { inner, model_dir })
     }
 
     /// Entities and relations of one text, as the dict the CLI prints for it.
@@ -319,11 +362,16 @@ impl Extractor {
             ready: VecDeque::new(),
             position: 0,
             exhausted: false,
+            failed: None,
         })
     }
 
-    /// JSONL lines (str or bytes) to output records, exactly as `erx extract` writes them.
-    #[pyo3(signature = (lines, *, source="-", first_line=1, text_field="text", id_field="id"))]
+    /// JSONL lines (str or bytes) to output records, exactly as `erx extract` writes them;
+    /// with `as_json`, as the JSON text of each record (serde's, byte for byte the CLI's).
+    #[pyo3(signature = (
+        lines, *, source="-", first_line=1, text_field="text", id_field="id", as_json=false
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn extract_jsonl<'py>(
         &self,
         py: Python<'py>,
@@ -332,43 +380,49 @@ impl Extractor {
         first_line: usize,
         text_field: &str,
         id_field: &str,
+        as_json: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut records: Vec<(usize, RecordText)> = Vec::with_capacity(lines.len());
         for (offset, line) in lines.iter().enumerate() {
-            let parsed = if let Ok(s) = line.cast::<PyString>() {
-                record::parse_jsonl_line(s.to_str()?.as_bytes(), text_field, id_field)
-            } else if let Ok(b) = line.cast::<PyBytes>() {
-                record::parse_jsonl_line(b.as_bytes(), text_field, id_field)
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "lines must be str or bytes, got {}",
-                    json_kind(line)
-                )));
-            };
-            if let Some(r) = parsed {
+            let bytes = line_bytes(line)?;
+            let mut bytes: &[u8] = &bytes;
+            // a byte-order mark opening a file is framing, not part of its first record
+            if first_line == 1 && offset == 0 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            if let Some(r) = record::parse_jsonl_line(bytes, text_field, id_field) {
                 records.push((first_line + offset, r));
             }
         }
-        let results = py.detach(|| {
-            record::extract_each(
+        let out: serde_json::Result<Vec<String>> = py.detach(|| {
+            let results = record::extract_each(
                 &self.inner,
                 records
                     .iter()
                     .map(|(_, r)| r.text.as_deref().map_err(String::as_str)),
-            )
+            );
+            records
+                .into_iter()
+                .zip(results)
+                .map(|((line, r), result)| match result {
+                    Ok(mut doc) => {
+                        doc.id = r.id;
+                        serde_json::to_string(&doc)
+                    }
+                    Err(message) => {
+                        let place = [("source", json!(source)), ("line", json!(line))];
+                        serde_json::to_string(&record::error_record(
+                            r.id.as_ref(),
+                            &place,
+                            &message,
+                        ))
+                    }
+                })
+                .collect()
         });
-        let mut out = Vec::with_capacity(results.len());
-        for ((line, r), result) in records.into_iter().zip(results) {
-            out.push(match result {
-                Ok(mut doc) => {
-                    doc.id = r.id;
-                    to_json(&doc)?
-                }
-                Err(message) => {
-                    let place = [("source", json!(source)), ("line", json!(line))];
-                    to_json(&record::error_record(r.id.as_ref(), &place, &message))?
-                }
-            });
+        let out = out.map_err(|e| ErxError::new_err(format!("cannot serialise a record: {e}")))?;
+        if as_json {
+            return Ok(PyList::new(py, out)?.into_any());
         }
         loads(py, &format!("[{}]", out.join(",")))
     }
@@ -391,13 +445,11 @@ impl Extractor {
         self.inner.provider()
     }
 
-    /// The ONNX Runtime library passed to the loader, or None when the library chose
-    /// (`$ORT_DYLIB_PATH`, else `.ort/`).
+    /// The ONNX Runtime library the process loaded (one per process: the first model
+    /// loaded chose it).
     #[getter]
     fn runtime_library(&self) -> Option<String> {
-        self.runtime_library
-            .as_ref()
-            .map(|p| p.display().to_string())
+        erx::infer::loaded_runtime_library().map(|p| p.display().to_string())
     }
 
     /// The model card (`erx.json`) as a dict.
@@ -426,16 +478,25 @@ struct Pipe {
     ready: VecDeque<Py<PyAny>>,
     position: usize,
     exhausted: bool,
+    /// An error the iterable raised, held back until the records read before it are out.
+    failed: Option<PyErr>,
 }
 
 impl Pipe {
-    /// Reads up to `batch_size` items, extracts them and queues one output per item.
+    /// Reads up to `batch_size` items, extracts them and queues one output per item. When
+    /// the iterable raises, the items read before it still yield their records; the error
+    /// is raised after them.
     fn fill(&mut self, py: Python<'_>) -> PyResult<()> {
         let mut items = self.items.bind(py).clone();
         let mut batch = Vec::with_capacity(self.batch_size);
         while batch.len() < self.batch_size {
             match items.next() {
-                Some(item) => batch.push(read_item(&item?, &self.text_field, &self.id_field)?),
+                Some(Ok(item)) => batch.push(read_item(&item, &self.text_field, &self.id_field)),
+                Some(Err(e)) => {
+                    self.failed = Some(e);
+                    self.exhausted = true;
+                    break;
+                }
                 None => {
                     self.exhausted = true;
                     break;
@@ -447,9 +508,15 @@ impl Pipe {
             .iter()
             .map(|(_, text)| text.as_deref().map_err(String::as_str))
             .collect();
-        let results = py.detach(|| record::extract_each(&extractor.inner, texts));
-        let docs: Vec<&Document> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-        let mut docs = loads(py, &to_json(&docs)?)?.try_iter()?;
+        let (results, docs_json) = py.detach(|| {
+            let results = record::extract_each(&extractor.inner, texts);
+            let docs: Vec<&Document> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            let json = serde_json::to_string(&docs);
+            (results, json)
+        });
+        let docs_json = docs_json
+            .map_err(|e| ErxError::new_err(format!("cannot serialise a document: {e}")))?;
+        let mut docs = loads(py, &docs_json)?.try_iter()?;
         for ((id, _), result) in batch.into_iter().zip(&results) {
             let out = PyDict::new(py);
             if let Some(id) = id {
@@ -484,7 +551,10 @@ impl Pipe {
         while slf.ready.is_empty() && !slf.exhausted {
             slf.fill(py)?;
         }
-        Ok(slf.ready.pop_front())
+        match slf.ready.pop_front() {
+            Some(record) => Ok(Some(record)),
+            None => slf.failed.take().map_or(Ok(None), Err),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ three.
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,13 +145,72 @@ def test_pipe_reads_other_fields_and_streams_lazily(extractor):
     assert [r["id"] for r in stream] == [1, 2, 3, 4]
 
 
-def test_pipe_propagates_errors_of_the_iterable(extractor):
+def test_pipe_yields_what_it_read_before_the_iterable_failed(extractor):
     def broken():
         yield "London is big."
+        yield {"id": "b", "text": "Paris is in France."}
         raise RuntimeError("source failed")
 
+    stream = extractor.pipe(broken(), batch_size=4)
+    assert "entities" in next(stream)
+    assert next(stream)["id"] == "b"
     with pytest.raises(RuntimeError, match="source failed"):
-        list(extractor.pipe(broken(), batch_size=1))
+        next(stream)
+
+
+def test_pipe_turns_unencodable_text_into_an_error_record(extractor):
+    got = list(extractor.pipe(["caf\udce9 in Paris", "Paris is in France."], batch_size=2))
+    assert got[0]["index"] == 0 and got[0]["error"].startswith("text is not valid Unicode")
+    assert "entities" in got[1]
+
+
+def test_extract_jsonl_reads_lines_as_the_cli_does(extractor, tmp_path):
+    raw = b'\xef\xbb\xbf{"id": "bom", "text": "Paris is in France."}\n{"id": "latin1", "text": "caf\xe9"}\r\n'
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(raw)
+    expected = run_cli(path)
+    as_read = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
+    got = extractor.extract_jsonl(as_read, source=str(path))
+    assert got == expected
+    assert got[0]["id"] == "bom" and "entities" in got[0]
+    assert got[1]["id"] == "latin1" and got[1]["error"].startswith("line is not valid UTF-8")
+
+
+def test_extract_jsonl_as_json_is_the_cli_output_byte_for_byte(extractor, mixed_file):
+    proc = subprocess.run([cli_binary(), "extract", "--quiet", "--model", str(MODEL), str(mixed_file)],
+                          capture_output=True, cwd=ROOT)
+    lines = mixed_file.read_text(encoding="utf-8").splitlines()
+    got = extractor.extract_jsonl(lines, source=str(mixed_file), as_json=True)
+    assert "".join(line + "\n" for line in got).encode("utf-8") == proc.stdout
+
+
+def test_errors_are_erx_errors_that_pickle(tmp_path):
+    import pickle
+    with pytest.raises(erx.ErxError) as caught:
+        erx.Extractor(tmp_path)
+    assert type(caught.value).__module__ == "erx"
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert isinstance(again, erx.ErxError) and str(again) == str(caught.value)
+
+
+def test_a_missing_runtime_library_can_be_retried():
+    """A fresh process: a wrong runtime library fails with the fix in the message, and a
+    later Extractor with the default one still loads."""
+    script = (
+        "import erx, sys\n"
+        "try:\n"
+        "    erx.Extractor(sys.argv[1], runtime_library='/nonexistent/libonnxruntime.so')\n"
+        "    raise SystemExit('loaded with a missing library')\n"
+        "except erx.ErxError as e:\n"
+        "    assert 'setup-ort.sh' in str(e), str(e)\n"
+        "x = erx.Extractor(sys.argv[1])\n"
+        "assert x.runtime_library and 'nonexistent' not in x.runtime_library\n"
+        "print(len(x.extract('Paris is in France.')['entities']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DYLIB_PATH"}
+    proc = subprocess.run([sys.executable, "-c", script, str(MODEL)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2"
 
 
 def test_threads_share_one_extractor(extractor, sample_records):

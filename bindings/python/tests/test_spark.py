@@ -40,6 +40,8 @@ def read_parts(folder):
 def mixed_file(tmp_path_factory):
     good = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
     lines = [line for pair in zip(good, BAD_LINES + [""] * len(good)) for line in pair if line]
+    lines.insert(3, "")  # a blank line is no record, in the CLI as in the job
+    lines[5] += "\r"  # CRLF: the record still ends at the \n
     path = tmp_path_factory.mktemp("spark-in") / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -53,15 +55,33 @@ def session():
     spark.stop()
 
 
-def test_jsonl_job_equals_the_cli(mixed_file, tmp_path):
-    expected = run_cli(mixed_file)
+def cli_output(path):
+    proc = subprocess.run([str(ROOT / "target" / "release" / "erx"), "extract", "--quiet", "--model",
+                           str(MODEL), str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode in (0, 2), proc.stderr
+    return proc.stdout
+
+
+def test_jsonl_job_equals_the_cli_byte_for_byte(mixed_file, tmp_path):
+    expected = cli_output(mixed_file)
     out = tmp_path / "out"
     spark_job(mixed_file, "--out", out, "--partitions", 3)
     text = read_parts(out)
-    got = [json.loads(line) for line in text.splitlines()]
-    assert len(got) == len(expected) == len(mixed_file.read_text().splitlines())
-    assert got == expected
-    assert sum("error" in r for r in got) == len(BAD_LINES)
+    assert text == expected
+    records = [json.loads(line) for line in text.splitlines()]
+    assert len(records) == len([line for line in mixed_file.read_text().splitlines() if line.strip()])
+    assert sum("error" in r for r in records) == len(BAD_LINES)
+
+
+def test_a_folder_is_read_file_by_file(mixed_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "a.jsonl")
+    shutil.copy(mixed_file, folder / "b.jsonl")
+    out = tmp_path / "out"
+    spark_job(folder, "--out", out)
+    expected = cli_output(folder / "a.jsonl") + cli_output(folder / "b.jsonl")
+    assert read_parts(out) == expected
 
 
 def test_parquet_in_and_out(session, mixed_file, tmp_path):

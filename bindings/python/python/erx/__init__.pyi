@@ -40,9 +40,14 @@ class Extractor:
             line) or ``"whole"``.
         relation_threshold: one relation threshold for every label (default: the card's).
         sentence_labels: keep each mention's own label instead of one label per name.
+        open_relations: also print label-free open links (models with a predicate tagger,
+            the version-1 contract, only).
+        window: pieces per window, special tokens included (default: the card's).
+        overlap: pieces shared by consecutive chunks of an over-long sentence.
         runtime_library: ``libonnxruntime.so`` to load. Default: ``$ORT_DYLIB_PATH``, else
-            the one inside the installed ``onnxruntime`` package (1.22 or newer), else the
-            repository's ``.ort/`` (``scripts/setup-ort.sh``).
+            the one inside the installed ``onnxruntime`` package (or a flavour such as
+            ``onnxruntime-gpu``; 1.22 or newer), else the repository's ``.ort/``
+            (``scripts/setup-ort.sh``). A process loads one: later extractors share it.
 
     Raises:
         ErxError: the model or ONNX Runtime cannot be loaded.
@@ -61,6 +66,9 @@ class Extractor:
         sentences: Literal["split", "lines", "whole"] = "split",
         relation_threshold: float | None = None,
         sentence_labels: bool = False,
+        open_relations: bool = True,
+        window: int | None = None,
+        overlap: int | None = None,
         runtime_library: Union[str, PathLike[str], None] = None,
     ) -> None: ...
     def extract(self, text: str) -> Document:
@@ -76,13 +84,14 @@ class Extractor:
         text_field: str = "text",
         id_field: str = "id",
     ) -> Iterator[Union[Document, ErrorRecord]]:
-        """Streams over any iterable of texts or ``{"id", "text"}`` mappings, extracting
+        """An iterator over any iterable of texts or ``{"id", "text"}`` mappings, extracting
         ``batch_size`` items at a time (128, as ``erx extract --batch-docs``: smaller batches
         leave a session idle at each batch end), and yields exactly one dict per item, in order.
 
         A mapping's id is echoed as ``"id"``. An item that cannot be extracted (blank
         text, no text field, not a string) yields ``{"id"?, "index", "error"}`` instead
-        of raising, so the stream never loses or reorders a record."""
+        of raising, so the stream never loses or reorders a record. If the iterable itself
+        raises, the items read before the error still yield their records first."""
     def extract_jsonl(
         self,
         lines: Sequence[Union[str, bytes]],
@@ -91,10 +100,13 @@ class Extractor:
         first_line: int = 1,
         text_field: str = "text",
         id_field: str = "id",
-    ) -> list[Union[Document, ErrorRecord]]:
+        as_json: bool = False,
+    ) -> Union[list[Union[Document, ErrorRecord]], list[str]]:
         """JSONL lines to output records exactly as ``erx extract`` writes them: one per
         non-blank line, errors as ``{"id"?, "source", "line", "error"}`` with
-        ``line = first_line + position``. For jobs that split a file (Spark)."""
+        ``line = first_line + position``; a byte-order mark opening line 1 is dropped.
+        With ``as_json``, each record's JSON text (the CLI's bytes, without newline).
+        For jobs that split a file (Spark)."""
     @property
     def model(self) -> str:
         """The model's name, from its card."""
@@ -106,7 +118,7 @@ class Extractor:
         """The execution provider that runs the model."""
     @property
     def runtime_library(self) -> str | None:
-        """The ONNX Runtime library given to the loader, or None when the loader chose."""
+        """The ONNX Runtime library the process loaded (one per process)."""
     @property
     def card(self) -> dict[str, Any]:
         """The model card (``erx.json``)."""

@@ -8,7 +8,6 @@ per task or per record.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -48,12 +47,11 @@ def extract_numbered_lines(
     first = 0
 
     def flush() -> Iterator[str]:
-        records = extractor.extract_jsonl(
+        # serde's JSON text, byte for byte what the CLI writes (no round trip through dicts)
+        yield from extractor.extract_jsonl(
             lines, source=source, first_line=first + 1,
-            text_field=text_field, id_field=id_field,
+            text_field=text_field, id_field=id_field, as_json=True,
         )
-        for record in records:
-            yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
     for line, index in rows:
         # indices within a partition are consecutive; a gap would misnumber errors
