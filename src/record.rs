@@ -47,7 +47,7 @@ pub fn parse_jsonl_line(line: &[u8], text_field: &str, id_field: &str) -> Option
 
 /// Reads a parsed JSON value as a record: it must be an object whose text field holds a
 /// non-blank string.
-pub fn object_record(value: Value, text_field: &str, id_field: &str) -> RecordText {
+fn object_record(value: Value, text_field: &str, id_field: &str) -> RecordText {
     let Value::Object(mut obj) = value else {
         return RecordText {
             id: None,
@@ -93,12 +93,20 @@ pub fn extract_each<'a>(
         .collect()
 }
 
+/// A text worth extracting, or the record error for a blank one.
+pub fn non_blank(text: String) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("empty text".to_string())
+    } else {
+        Ok(text)
+    }
+}
+
 /// The text held by a record's text field, or why it cannot be extracted. The message is
 /// what goes into the record's `error` field.
 pub fn field_text(value: Value, field: &str) -> Result<String, String> {
     match value {
-        Value::String(s) if s.trim().is_empty() => Err("empty text".to_string()),
-        Value::String(s) => Ok(s),
+        Value::String(s) => non_blank(s),
         other => Err(format!(
             "field {field:?} is not a string ({})",
             kind(&other)

@@ -139,9 +139,8 @@ fn loads<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("json")?.call_method1("loads", (json,))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> PyResult<String> {
-    serde_json::to_string(value)
-        .map_err(|e| ErxError::new_err(format!("cannot serialise a document: {e}")))
+fn serialise_error(e: serde_json::Error) -> PyErr {
+    ErxError::new_err(format!("cannot serialise a record: {e}"))
 }
 
 /// The JSON type name of a Python value, for messages that match the CLI's.
@@ -163,11 +162,6 @@ fn json_kind(value: &Bound<'_, PyAny>) -> String {
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "unknown".into())
     }
-}
-
-/// A non-blank text, or the CLI's message for a blank one.
-fn usable_text(text: String) -> Result<String, String> {
-    record::field_text(serde_json::Value::String(text), "text")
 }
 
 /// The bytes of one JSONL line. A `str` that holds lone surrogates (a file read with
@@ -208,7 +202,7 @@ type PipeItem<'py> = (Option<Bound<'py, PyAny>>, Result<String, String>);
 /// surrogates (which UTF-8 cannot carry).
 fn string_text(text: &Bound<'_, PyString>) -> Result<String, String> {
     match text.to_str() {
-        Ok(t) => usable_text(t.to_owned()),
+        Ok(t) => record::non_blank(t.to_owned()),
         Err(e) => Err(format!("text is not valid Unicode ({e})")),
     }
 }
@@ -265,7 +259,7 @@ impl Extractor {
                     .map(|docs| serde_json::to_string(&docs))
             })
             .map_err(library_error)?
-            .map_err(|e| ErxError::new_err(format!("cannot serialise a document: {e}")))?;
+            .map_err(serialise_error)?;
         loads(py, &json)
     }
 }
@@ -326,10 +320,16 @@ impl Extractor {
 
     /// Entities and relations of one text, as the dict the CLI prints for it.
     fn extract<'py>(&self, py: Python<'py>, text: String) -> PyResult<Bound<'py, PyAny>> {
-        let doc = py
-            .detach(|| self.inner.extract(&text))
-            .map_err(library_error)?;
-        loads(py, &to_json(&doc)?)
+        // serialised with the GIL released, as in extract_batch
+        let json = py
+            .detach(|| {
+                self.inner
+                    .extract(&text)
+                    .map(|doc| serde_json::to_string(&doc))
+            })
+            .map_err(library_error)?
+            .map_err(serialise_error)?;
+        loads(py, &json)
     }
 
     /// One dict per text, in order; the texts share forward passes.
@@ -420,7 +420,7 @@ impl Extractor {
                 })
                 .collect()
         });
-        let out = out.map_err(|e| ErxError::new_err(format!("cannot serialise a record: {e}")))?;
+        let out = out.map_err(serialise_error)?;
         if as_json {
             return Ok(PyList::new(py, out)?.into_any());
         }
@@ -455,7 +455,10 @@ impl Extractor {
     /// The model card (`erx.json`) as a dict.
     #[getter]
     fn card<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        loads(py, &to_json(self.inner.card())?)
+        loads(
+            py,
+            &serde_json::to_string(self.inner.card()).map_err(serialise_error)?,
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -514,8 +517,7 @@ impl Pipe {
             let json = serde_json::to_string(&docs);
             (results, json)
         });
-        let docs_json = docs_json
-            .map_err(|e| ErxError::new_err(format!("cannot serialise a document: {e}")))?;
+        let docs_json = docs_json.map_err(serialise_error)?;
         let mut docs = loads(py, &docs_json)?.try_iter()?;
         for ((id, _), result) in batch.into_iter().zip(&results) {
             let out = PyDict::new(py);
