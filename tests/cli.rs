@@ -217,6 +217,31 @@ fn missing_model_and_bad_options_are_clear_errors() {
 }
 
 #[test]
+fn a_bare_model_name_picks_a_shipped_model_from_any_directory() {
+    // run from outside the repository: the name resolves beside the executable's repository
+    let out = Command::new(env!("CARGO_BIN_EXE_erx"))
+        .current_dir(std::env::temp_dir())
+        .args([
+            "extract",
+            "--text",
+            "Kim met Lee in Paris.",
+            "--model",
+            "fixture",
+        ])
+        .output()
+        .expect("run");
+    assert_succeeded(&out);
+    assert_eq!(lines(&out.stdout)[0]["meta"]["model"], "erx-fixture");
+    let out = Command::new(env!("CARGO_BIN_EXE_erx"))
+        .current_dir(std::env::temp_dir())
+        .args(["extract", "--text", "x", "--model", "no-such-model"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-model"));
+}
+
+#[test]
 fn help_is_the_manual() {
     for sub in ["extract", "eval", "bench"] {
         let out = Command::new(env!("CARGO_BIN_EXE_erx"))

@@ -59,9 +59,10 @@ enum Command {
 /// Model and runtime settings shared by every command.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model folder (erx.json, model.onnx, tokenizer.json). Default: $ERX_MODEL, else
-    /// models/erx-news-v2 in the current directory or beside the executable's repository.
-    #[arg(long, short = 'm', value_name = "DIR")]
+    /// Model folder (erx.json, model.onnx, tokenizer.json), or the name of a model shipped in
+    /// models/ (erx-news-v2, erx-news-v2-fast). Default: $ERX_MODEL, else models/erx-news-v2
+    /// in the current directory or beside the executable's repository.
+    #[arg(long, short = 'm', value_name = "DIR|NAME")]
     model: Option<PathBuf>,
     /// ONNX Runtime threads in all.
     #[arg(long, short = 't', default_value_t = 2, value_name = "N")]
@@ -110,30 +111,44 @@ pub struct ModelArgs {
     ort_library: Option<PathBuf>,
 }
 
+/// The model used when neither `--model` nor `$ERX_MODEL` names one.
+const DEFAULT_MODEL: &str = "erx-news-v2";
+
+/// `models/NAME` in the current directory, else in the repository the executable was built
+/// in (target/{debug,release}/erx), if it holds a model card.
+fn shipped_model(name: &Path) -> Option<PathBuf> {
+    let local = Path::new("models").join(name);
+    if local.join("erx.json").exists() {
+        return Some(local);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .nth(3)
+                .map(|root| root.join("models").join(name))
+        })
+        .filter(|p| p.join("erx.json").exists())
+}
+
 impl ModelArgs {
     fn model_dir(&self) -> Result<PathBuf> {
         if let Some(m) = &self.model {
+            // A bare name such as `erx-news-v2-fast` that is not a folder here names one of
+            // the repository's shipped models.
+            if !m.exists() && m.components().count() == 1 {
+                if let Some(found) = shipped_model(m) {
+                    return Ok(found);
+                }
+            }
             return Ok(m.clone());
         }
         if let Some(m) = std::env::var_os("ERX_MODEL") {
             return Ok(PathBuf::from(m));
         }
-        let local = PathBuf::from("models/erx-news-v2");
-        if local.join("erx.json").exists() {
-            return Ok(local);
-        }
-        // target/{debug,release}/erx → repository root
-        let from_exe = std::env::current_exe()
-            .ok()
-            .and_then(|exe| {
-                exe.ancestors()
-                    .nth(3)
-                    .map(|root| root.join("models/erx-news-v2"))
-            })
-            .filter(|p| p.join("erx.json").exists());
-        from_exe.context(
-            "no model found: pass --model DIR or set ERX_MODEL (the default is models/erx-news-v2)",
-        )
+        shipped_model(Path::new(DEFAULT_MODEL)).with_context(|| {
+            format!("no model found: pass --model DIR or set ERX_MODEL (the default is models/{DEFAULT_MODEL})")
+        })
     }
 
     fn options(&self) -> Result<erx::Options> {

@@ -43,29 +43,37 @@ fn library_error(e: erx::Error) -> PyErr {
 }
 
 /// `model`, else `$ERX_MODEL`, else `models/erx-news-v2` in the working directory, else in
-/// the repository the package was built from (the CLI's order, plus the last).
+/// the repository the package was built from (the CLI's order, plus the last). A bare
+/// `model` name that is no folder here (`"erx-news-v2-fast"`) names a shipped model, as
+/// with the CLI's `--model`.
 fn model_dir(model: Option<PathBuf>) -> PyResult<PathBuf> {
     if let Some(m) = model {
+        if !m.exists() && m.components().count() == 1 {
+            if let Some(found) = shipped_model(&Path::new("models").join(&m)) {
+                return Ok(found);
+            }
+        }
         return Ok(m);
     }
     if let Some(m) = std::env::var_os("ERX_MODEL") {
         return Ok(PathBuf::from(m));
     }
-    let candidates = [
-        PathBuf::from(DEFAULT_MODEL),
-        Path::new(REPOSITORY).join(DEFAULT_MODEL),
-    ];
-    candidates
+    shipped_model(Path::new(DEFAULT_MODEL)).ok_or_else(|| {
+        ErxError::new_err(format!(
+            "no model found: pass Extractor(\"path/to/model\") or set ERX_MODEL (the default, \
+             {DEFAULT_MODEL}, is neither in the working directory nor in {})",
+            Path::new(REPOSITORY).display()
+        ))
+    })
+}
+
+/// `relative` (such as `models/erx-news-v2`) in the working directory, else in the
+/// repository the package was built from, if it holds a model card.
+fn shipped_model(relative: &Path) -> Option<PathBuf> {
+    [relative.to_path_buf(), Path::new(REPOSITORY).join(relative)]
         .into_iter()
         .find(|dir| dir.join("erx.json").is_file())
         .map(|dir| std::fs::canonicalize(&dir).unwrap_or(dir))
-        .ok_or_else(|| {
-            ErxError::new_err(format!(
-                "no model found: pass Extractor(\"path/to/model\") or set ERX_MODEL (the default, \
-                 {DEFAULT_MODEL}, is neither in the working directory nor in {})",
-                Path::new(REPOSITORY).display()
-            ))
-        })
 }
 
 /// `runtime_library`, else nothing when `$ORT_DYLIB_PATH` is set (the library reads it),

@@ -297,3 +297,13 @@ def test_default_model_and_runtime(extractor):
         package = Path(ort_spec.submodule_search_locations[0])
         assert Path(default.runtime_library).parent == package / "capi"
     assert erx.__version__.count(".") == 2
+
+
+def test_a_bare_name_picks_a_shipped_model(tmp_path, monkeypatch):
+    # from a directory without models/: the name resolves in the repository the package was built from
+    monkeypatch.chdir(tmp_path)
+    fixture = erx.Extractor("fixture-v2")
+    assert fixture.model == "erx-fixture-v2"
+    assert Path(fixture.model_dir).resolve() == (MODEL.parent / "fixture-v2").resolve()
+    with pytest.raises(erx.ErxError, match="no-such-model"):
+        erx.Extractor("no-such-model")

@@ -27,7 +27,8 @@ class Extractor:
     on a pool of ``sessions`` ONNX Runtime sessions, so threads run in parallel.
 
     Args:
-        model: model folder (``erx.json``, ``model.onnx``, ``tokenizer.json``). Default:
+        model: model folder (``erx.json``, ``model.onnx``, ``tokenizer.json``), or the name
+            of a model shipped in ``models/`` (``"erx-news-v2-fast"``). Default:
             ``$ERX_MODEL``, else ``models/erx-news-v2`` in the working directory, else in the
             repository the package was built from.
         threads: ONNX Runtime threads in all (as ``erx --threads``).
