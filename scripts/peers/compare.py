@@ -65,6 +65,11 @@ def systems(args):
     out = {"erx": ([args.erx, "bench", *dump_args, "--json", "--model", args.model, *common_args],
                    [args.erx, "eval", "--format", "conll2003", str(args.conll_dev), "--json",
                     "--model", args.model, *common_args, *conll_limit], env)}
+    for spec in args.also_model or []:
+        label, _, folder = spec.partition("=")
+        out[f"erx-{label}"] = ([args.erx, "bench", *dump_args, "--json", "--model", folder, *common_args],
+                               [args.erx, "eval", "--format", "conll2003", str(args.conll_dev), "--json",
+                                "--model", folder, *common_args, *conll_limit], env)
 
     def peer(py, script, *extra):
         base = [py, str(HERE / script)]
@@ -84,6 +89,9 @@ def systems(args):
         notes.append(f"torch peer skipped: {torch_py} cannot import torch")
     else:
         out["torch"] = peer(str(torch_py), "torch_peer.py", "--run", args.torch_run, "--model", args.model)
+    if args.only:
+        out = {name: cmd for name, cmd in out.items() if name == "erx" or name.startswith("erx-")
+               or name in args.only}
     return out, notes
 
 
@@ -123,6 +131,10 @@ def main():
     ap.add_argument("--conll-dev", default=common.CONLL_DEV, help="CoNLL-2003 dev file")
     ap.add_argument("--conll-limit", type=int, default=None, help="score only the first N sentences")
     ap.add_argument("--model", default=common.MODEL, help="erx model folder")
+    ap.add_argument("--also-model", action="append", metavar="LABEL=DIR",
+                    help="also run erx with this model, reported as erx-LABEL (repeatable)")
+    ap.add_argument("--only", action="append", choices=["reference", "spacy", "torch"],
+                    help="run only these peers besides erx (repeatable; default: every peer)")
     ap.add_argument("--erx", default="target/release/erx", help="erx binary")
     ap.add_argument("--torch-run", default="runs/soup45", help="training run for the torch peer")
     ap.add_argument("--torch-python", default=".venv/bin/python", help="Python with torch")
@@ -131,6 +143,10 @@ def main():
     args = ap.parse_args()
     os.chdir(ROOT)
     card = common.model_card(args.model)
+    for spec in args.also_model or []:
+        label, sep, folder = spec.partition("=")
+        if not sep or not label or not (Path(folder) / "erx.json").is_file():
+            sys.exit(f"error: --also-model {spec!r}: expected LABEL=DIR with DIR/erx.json")
     if not Path(args.erx).is_file():
         sys.exit(f"error: no erx binary at {args.erx}; build it with `cargo build --release`")
     for p in (args.dump, args.conll_dev):

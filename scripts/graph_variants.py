@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Write variants of one exported model's graph for speed and accuracy comparisons.
+
+Each variant is a model folder (the source folder's card and tokenizer, the variant's
+graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model` take:
+
+  fp32         the fp32 export unchanged
+  int8         what scripts/export.py ships: dynamic int8, per-channel weights
+  int8-tensor  dynamic int8 with one scale per weight tensor
+  int8-emb4    int8 MatMuls, 4-bit blockwise embedding tables
+  fused-fp32   ONNX Runtime's transformer optimizer (Attention, SkipLayerNormalization,
+               BiasGelu fused), fp32
+  fused-int8   the fused graph, then dynamic int8 (QAttention)
+  static-int8  static QDQ int8 (u8 activations, s8 per-channel weights), activation ranges
+               calibrated on sentences of news *train* articles (dev stays out)
+
+  .venv/bin/python scripts/graph_variants.py --model runs/erx-v2b --out runs/variants
+(--model needs the export's model.fp32.onnx: `scripts/export.py --keep-fp32`).
+"""
+import argparse
+import hashlib
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from export import quantize  # noqa: E402
+
+VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "fused-fp32", "fused-int8", "static-int8"]
+
+
+def fuse(src, dst):
+    from onnxruntime.transformers import optimizer
+
+    model = optimizer.optimize_model(str(src), model_type="bert", num_heads=12, hidden_size=384, opt_level=0)
+    print(f"  fused: {model.get_fused_operator_statistics()}")
+    model.save_model_to_file(str(dst))
+
+
+def dynamic_int8(src, dst, per_channel, ops):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                     op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1})
+
+
+def static_int8(src, dst, model_dir, args):
+    """QDQ int8 with fixed activation scales: the min and max over one pass per calibration sentence."""
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from tokenizers import Tokenizer
+
+    from erxlib import news as N
+    from export import feeds_for
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    sentences = N.read_news(args.news, args.dump)
+    rng = random.Random(args.seed)
+    texts = [s.text for s in rng.sample(sentences, min(args.calibration, len(sentences)))]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter([feeds_for(tokenizer, [t], True)[0] for t in texts])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul", "Gather"], calibrate_method=CalibrationMethod.MinMax)
+
+
+def write_folder(model_dir, graph, out, name):
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(model_dir / "tokenizer.json", folder / "tokenizer.json")
+    shutil.move(str(graph), folder / "model.onnx")
+    card = json.load(open(model_dir / "erx.json"))
+    card["onnx"]["sha256"] = hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+    card["onnx"]["bytes"] = (folder / "model.onnx").stat().st_size
+    card["onnx"]["precision"] = name
+    json.dump(card, open(folder / "erx.json", "w"), indent=2)
+    print(f"{folder}: {card['onnx']['bytes'] / 1e6:.1f} MB")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="exported model folder holding model.fp32.onnx")
+    ap.add_argument("--out", required=True, help="folder to write one model folder per variant into")
+    ap.add_argument("--only", action="append", choices=VARIANTS, help="write only these variants (repeatable)")
+    ap.add_argument("--news", default="data/news/train.jsonl", help="static-int8: calibration articles")
+    ap.add_argument("--dump", default="../shared/datasets/articles/bbc-news.jsonl",
+                    help="static-int8: the article texts")
+    ap.add_argument("--calibration", type=int, default=300, help="static-int8: calibration sentences")
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args()
+    model_dir, out = Path(args.model), Path(args.out)
+    fp32 = model_dir / "model.fp32.onnx"
+    if not fp32.exists():
+        raise SystemExit(f"{fp32} not found: export with `scripts/export.py --keep-fp32`")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "tmp.onnx"
+    for name in args.only or VARIANTS:
+        if name == "fp32":
+            shutil.copy(fp32, tmp)
+        elif name == "int8":
+            quantize(fp32, tmp)
+        elif name == "int8-tensor":
+            dynamic_int8(fp32, tmp, False, ["MatMul", "Gather"])
+        elif name == "int8-emb4":
+            quantize(fp32, tmp, embedding_bits=4)
+        elif name == "static-int8":
+            static_int8(fp32, tmp, model_dir, args)
+        else:
+            fuse(fp32, out / "fused.onnx")
+            if name == "fused-fp32":
+                shutil.move(str(out / "fused.onnx"), tmp)
+            else:
+                dynamic_int8(out / "fused.onnx", tmp, True, ["MatMul", "Gather", "Attention"])
+                (out / "fused.onnx").unlink()
+        write_folder(model_dir, tmp, out, name)
+
+
+if __name__ == "__main__":
+    main()
