@@ -205,8 +205,10 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
     sigs = news_signatures()
     a = meta["args"]
     news = a.get("news", "data/news/train.jsonl")
-    with open(news, encoding="utf-8") as f:
-        news_articles = sum(1 for line in f if line.strip())
+    news_articles = meta.get("news_articles")  # recorded at training time; the file may have grown since
+    if news_articles is None:
+        with open(news, encoding="utf-8") as f:
+            news_articles = sum(1 for line in f if line.strip())
     card = {
         "format": "erx-model-card/2",
         "name": args.name,

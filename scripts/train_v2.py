@@ -315,7 +315,8 @@ def main():
 
     meta = {"format": "erx-v2", "tags": tags, "value_tags": value_tags, "relations": N.RELATION_LABELS,
             "case_classes": CASE_CLASSES, "rel_rank": args.rel_rank + 1, "phrase_rank": args.phrase_rank,
-            "config": cfg, "max_tokens": args.max_tokens, "args": vars(args)}
+            "config": cfg, "max_tokens": args.max_tokens, "args": vars(args),
+            "news_articles": len({s.article for s in news_sentences})}
     json.dump(meta, open(out / "labels.json", "w"), indent=1)
     log = open(out / "log.jsonl", "a")
     step, start = 0, time.time()
