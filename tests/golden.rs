@@ -5,10 +5,14 @@ mod common;
 use common::{assert_offsets_match, real_model};
 
 fn seed_document() -> (String, erx::Document) {
+    seed_document_with(&real_model())
+}
+
+fn seed_document_with(model: &std::path::Path) -> (String, erx::Document) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt");
     let text = std::fs::read_to_string(path).expect("read the seed article");
-    let x = erx::Extractor::load(real_model(), erx::Options::default())
-        .expect("load models/erx-news-v2");
+    let x = erx::Extractor::load(model, erx::Options::default())
+        .unwrap_or_else(|e| panic!("load {}: {e}", model.display()));
     let doc = x.extract(&text).expect("extract");
     (text, doc)
 }
@@ -54,6 +58,25 @@ const VALUE_LABELS: [&str; 7] = [
 #[test]
 fn seed_article_relations_are_news_relations_between_names_once_per_pair() {
     let (text, doc) = seed_document();
+    assert_news_relations_once_per_pair(&text, &doc);
+}
+
+#[test]
+fn fast_model_reads_the_seed_article() {
+    // 3 encoder layers and 4-bit embedding tables (GatherBlockQuantized): the runtime must
+    // run the graph, and the smaller model must still read the article's main actors
+    let fast = real_model().with_file_name("erx-news-v2-fast");
+    let (text, doc) = seed_document_with(&fast);
+    assert_eq!(doc.meta.model, "erx-news-v2-fast");
+    assert!(has(&doc, "PER", "Choe Son Hui"), "Choe Son Hui as PER");
+    assert!(
+        has(&doc, "ORG", "State Department"),
+        "State Department as ORG"
+    );
+    assert_news_relations_once_per_pair(&text, &doc);
+}
+
+fn assert_news_relations_once_per_pair(text: &str, doc: &erx::Document) {
     assert!(!doc.relations.is_empty(), "relations on the seed article");
     let mut pairs = std::collections::HashSet::new();
     for r in &doc.relations {
@@ -74,7 +97,7 @@ fn seed_article_relations_are_news_relations_between_names_once_per_pair() {
         assert_eq!(r.negated, erx::document::phrase_is_negated(&r.phrase));
         assert!((0.0..=1.0).contains(&r.score));
     }
-    assert_offsets_match(&text, &doc);
+    assert_offsets_match(text, doc);
 }
 
 #[test]
