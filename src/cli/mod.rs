@@ -106,7 +106,8 @@ pub struct ModelArgs {
     /// "subject-object"); the default erx-news-v2 prints no open links.
     #[arg(long)]
     no_open_relations: bool,
-    /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so].
+    /// ONNX Runtime library [default: $ORT_DYLIB_PATH, else .ort/libonnxruntime.so here, else
+    /// in the repository the executable was built in].
     #[arg(long, value_name = "FILE")]
     ort_library: Option<PathBuf>,
 }
@@ -121,14 +122,31 @@ fn shipped_model(name: &Path) -> Option<PathBuf> {
     if local.join("erx.json").exists() {
         return Some(local);
     }
+    built_in_repository()
+        .map(|root| root.join("models").join(name))
+        .filter(|p| p.join("erx.json").exists())
+}
+
+/// The repository the executable was built in (target/{debug,release}/erx), if any.
+fn built_in_repository() -> Option<PathBuf> {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .nth(3)
-                .map(|root| root.join("models").join(name))
-        })
-        .filter(|p| p.join("erx.json").exists())
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+}
+
+/// `--ort-library`, else nothing where the library's own search finds one
+/// (`$ORT_DYLIB_PATH`, beside the executable, `.ort/` here), else the `.ort/` of the
+/// repository the executable was built in, so that erx runs from any directory.
+fn ort_library(explicit: Option<&PathBuf>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.clone());
+    }
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() || erx::infer::runtime_library(None).exists() {
+        return None;
+    }
+    built_in_repository()
+        .map(|root| root.join(".ort/libonnxruntime.so"))
+        .filter(|p| p.exists())
 }
 
 impl ModelArgs {
@@ -164,7 +182,7 @@ impl ModelArgs {
             relation_threshold: self.relation_threshold,
             harmonise_labels: !self.sentence_labels,
             open_relations: !self.no_open_relations,
-            runtime_library: self.ort_library.clone(),
+            runtime_library: ort_library(self.ort_library.as_ref()),
             ..erx::Options::default()
         };
         Ok(options.with_threads(self.threads, self.sessions)?)
