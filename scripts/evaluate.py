@@ -76,7 +76,8 @@ class Runner:
         return {role: out[name] for role, name in self.card["outputs"].items()}
 
     def run(self, texts):
-        """Returns (Encoded, entity_logits, rel_head, rel_tail) per text, in order."""
+        """Returns (Encoded, entity_logits, rel_head, rel_tail, rel_context or None) per text,
+        in order."""
         batch = self.batch
         encs = [encode(self.tok, t) for t in texts]
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].input_ids))
@@ -93,7 +94,9 @@ class Runner:
             out = self.forward(ids, case, mask)
             for r, i in enumerate(idx):
                 n = len(encs[i].input_ids)
-                results[i] = (encs[i], out["entity_logits"][r, :n], out["rel_head"][r, :n], out["rel_tail"][r, :n])
+                ctx = out["rel_context"][r, :n] if "rel_context" in out else None
+                results[i] = (encs[i], out["entity_logits"][r, :n], out["rel_head"][r, :n], out["rel_tail"][r, :n],
+                              ctx)
         return results
 
     def run_context(self, texts, context):
@@ -127,14 +130,14 @@ class Runner:
             out = self.forward(ids, case, np.ones_like(ids))
             for i, p in zip(win, pos):
                 n = len(encs[i].input_ids)
-                rows = [out[k][0] for k in ("entity_logits", "rel_head", "rel_tail")]
+                rows = [out[k][0] for k in ("entity_logits", "rel_head", "rel_tail", "rel_context") if k in out]
                 # re-frame as [CLS] sentence [SEP] so callers index pieces as in run()
                 framed = []
                 for r in rows:
                     f = np.zeros((n,) + r.shape[1:], r.dtype)
                     f[1:n - 1] = r[p:p + n - 2]
                     framed.append(f)
-                results[i] = (encs[i], *framed)
+                results[i] = (encs[i], *framed) + ((None,) if len(framed) == 3 else ())
         return results
 
     def run_any(self, texts, context=1):
@@ -152,7 +155,7 @@ def eval_conll2003(runner, path, limit=None, context=1, harmonise=True):
     sents = D.read_conll2003(path)[:limit]
     tags = runner.card["entity_tags"]
     decoded = [(enc, decode_entities(enc, ent, tags))
-               for enc, ent, _h, _t in runner.run_any([s.text for s in sents], context)]
+               for enc, ent, *_ in runner.run_any([s.text for s in sents], context)]
     pred = []
     for g in range(0, len(sents), context):
         group = decoded[g:g + context]
@@ -178,7 +181,7 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
     K = runner.card["relation_rank"]
     gold_e, pred_e, gold_r = [], [], []
     cached = []
-    for sent, (enc, ent, head, tail) in zip(sents, runner.run([s.text for s in sents])):
+    for sent, (enc, ent, head, tail, ctx) in zip(sents, runner.run([s.text for s in sents])):
         typed = [(s, e, CONLL04_EVAL_TYPES[t]) for s, e, t in sent.mentions]
         gold_e.append(typed)
         gold_r.append([(typed[h], typed[t], label) for h, t, label in sent.relations])
@@ -189,7 +192,8 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
         toks = word_spans_to_tokens(enc, sent, spans)
         pred_e.append(toks)
         R = head.shape[-1] // K if head.ndim == 2 else head.shape[-2]
-        probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K), spans)
+        probs = score_pairs(enc, head.reshape(len(head), R, K), tail.reshape(len(tail), R, K), spans,
+                            ctx, runner.card.get("relation_context"))
         cached.append((toks, probs, read_as))
     out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
     if runner.card.get("one_relation_per_pair"):
@@ -258,7 +262,7 @@ def eval_open(runner, path, threshold=0.5):
     records = [json.loads(line) for line in open(path, encoding="utf-8")]
     sents = [D.Sentence("oie2016", r["tokens"]) for r in records]
     gold, pred = [], []
-    for rec, sent, (enc, _ent, head, tail) in zip(records, sents, runner.run([s.text for s in sents])):
+    for rec, sent, (enc, _ent, head, tail, *_) in zip(records, sents, runner.run([s.text for s in sents])):
         align = align_words_to_tokens(enc, sent.token_starts)
         spans = []
         for s_, e_, _t in rec["mentions"]:

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erxlib.features import encode  # noqa: E402
-from erxlib.model import V2_OUTPUTS, ErxModel, ErxModelV2  # noqa: E402
+from erxlib.model import GAP_EDGES, PAIR_CONTEXT_OUTPUT, V2_OUTPUTS, ErxModel, ErxModelV2  # noqa: E402
 
 OPSET = 17
 PARITY_TEXTS = [
@@ -50,7 +50,7 @@ def load_run(run):
         meta["case"] = True
         model = ErxModelV2(meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
                            rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
-                           n_case=len(meta["case_classes"]))
+                           n_case=len(meta["case_classes"]), pair_context=meta.get("pair_context", False))
     else:
         model = ErxModel(meta["config"], len(meta["tags"]), len(meta["relations"]),
                          rel_rank=meta["rel_rank"] - 1, n_case=len(meta["case_classes"]) if meta["case"] else 0)
@@ -66,6 +66,8 @@ def export_onnx(model, meta, path):
     args = (ids, mask, torch.ones_like(ids)) if use_case else (ids, mask)
     names = ["input_ids", "attention_mask"] + (["case_ids"] if use_case else [])
     outs = V2_OUTPUTS if is_v2(meta) else ["entity_logits", "phrase_logits", "rel_head", "rel_tail"]
+    if meta.get("pair_context"):
+        outs = outs + [PAIR_CONTEXT_OUTPUT]
     axes = {n: {0: "batch", 1: "sequence"} for n in names + outs}
     torch.onnx.export(model, args, str(path), input_names=names, output_names=outs,
                       dynamic_axes=axes, opset_version=OPSET, dynamo=False)
@@ -213,7 +215,9 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
         "format": "erx-model-card/2",
         "name": args.name,
         "description": f"{encoder_name(meta)} with word-case input; name and value BIO heads, one low-rank "
-                       "biaffine relation head over the erx news labels and a pair-conditioned phrase "
+                       "biaffine relation head over the erx news labels"
+                       + (" (plus the pair's gap, the mentions and the words between)" if meta.get("pair_context") else "")
+                       + " and a pair-conditioned phrase "
                        "scorer, in one ONNX graph.",
         "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": precision(args),
                  "opset": OPSET, "bytes": onnx_file.stat().st_size},
@@ -228,6 +232,11 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
                           "region_bias": [round(float(v), 6) for v in model.phrase_region.detach()]},
         "one_relation_per_pair": True,
         "relation_rank": meta["rel_rank"],
+        **({"relation_context": {
+            "gap_edges": list(GAP_EDGES),
+            "gap_bias": [[round(float(v), 6) for v in row] for row in model.rel_gap.detach()],
+            "mentions_between_bias": [[round(float(v), 6) for v in row] for row in model.rel_between.detach()],
+        }} if meta.get("pair_context") else {}),
         "relations": [{"label": label, "schema": "news", "threshold": threshold(label),
                        "signatures": sigs.get(label, [])} for label in meta["relations"]],
         "thresholds": {"relation": args.relation_threshold, "phrase": 0.5},

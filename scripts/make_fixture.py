@@ -3,7 +3,7 @@
 WordPiece vocabulary and a short max length (so tests exercise windowing). The Rust tests
 use them so they never depend on training. `models/fixture` has the v1 contract
 (predicate tagger, several schemas); `models/fixture-v2` the v2 one (value head, news
-relations one per pair, pair-conditioned phrase scorer).
+relations one per pair with pair context, pair-conditioned phrase scorer).
 
   .venv/bin/python scripts/make_fixture.py --out models/fixture
   .venv/bin/python scripts/make_fixture.py --v2 --out models/fixture-v2
@@ -97,7 +97,7 @@ def write_v2(args, out, cfg, tags):
     value_tags = ["O", "B-DATE", "I-DATE", "B-CARDINAL", "I-CARDINAL"]
     relations = ["works_for", "based_in", "action"]
     model = ErxModelV2(cfg, len(tags), len(value_tags), len(relations), rel_rank=4, phrase_rank=4,
-                       n_case=len(CASE_CLASSES))
+                       n_case=len(CASE_CLASSES), pair_context=True)
     with torch.no_grad():
         # lively random outputs: names from Title-case words, values from digits, relations
         # and phrases often above threshold
@@ -107,9 +107,12 @@ def write_v2(args, out, cfg, tags):
         model.rel_bias.fill_(0.5)
         model.phrase_tok.bias.normal_(0, 1.0)
         model.phrase_region.copy_(torch.tensor([-0.5, 1.0, -0.5, -2.0, -2.0]))
+        model.rel_ctx.weight.normal_(0, 0.2)
+        model.rel_gap.normal_(0, 0.5)
+        model.rel_between.normal_(0, 0.5)
     model.eval()
     meta = {"format": "erx-v2", "tags": tags, "value_tags": value_tags, "relations": relations,
-            "case": True, "case_classes": CASE_CLASSES, "rel_rank": 5, "phrase_rank": 4, "config": cfg,
+            "case": True, "case_classes": CASE_CLASSES, "rel_rank": 5, "phrase_rank": 4, "pair_context": True, "config": cfg,
             "max_tokens": args.max_tokens, "args": {"seed": args.seed}}
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.onnx"

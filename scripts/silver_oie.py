@@ -76,7 +76,7 @@ def main():
     sents = [D.Sentence("oie2016", s.split(" ")) for s in tuples]
     kept = rels = 0
     with open(args.out, "w", encoding="utf-8") as f:
-        for sent, (enc, ent, _h, _t) in zip(sents, runner.run([s.text for s in sents])):
+        for sent, (enc, ent, *_) in zip(sents, runner.run([s.text for s in sents])):
             mentions = [(s, e, t) for s, e, t, *_ in
                         E.word_spans_to_tokens(enc, sent, decode_entities(enc, ent, tags))]
             mentions = sorted(set(mentions))

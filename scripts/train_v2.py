@@ -33,7 +33,8 @@ from erxlib import data as D  # noqa: E402
 from erxlib import news as N  # noqa: E402
 from erxlib.decode import entity_tags  # noqa: E402
 from erxlib.features import CASE_CLASSES, align_words_to_tokens, encode  # noqa: E402
-from erxlib.model import ErxModelV2, load_config, load_pretrained, phrase_regions  # noqa: E402
+from erxlib.model import (ErxModelV2, load_config, load_pretrained, pair_context_features,  # noqa: E402
+                          phrase_regions)
 from train import base_model_dir, batches  # noqa: E402
 
 IGNORE = -100
@@ -79,13 +80,14 @@ def featurize(sent, tokenizer, tag_index, value_index, rel_index, max_tokens):
 
     # sentence of each gold token: a packed example holds several (see news.pack_articles)
     segments = getattr(sent, "segments", None) or [0] * n
-    mentions, mention_segment, keep = [], [], {}
+    mentions, mention_segment, mention_words, keep = [], [], [], {}
     for mi, (s, e, _t) in enumerate(sent.mentions):
         ws = [w for i in range(s, e) for w in words_of_token.get(i, [])]
         if ws:
             keep[mi] = len(mentions)
             mentions.append((enc.words[min(ws)][2], enc.words[max(ws)][3]))
             mention_segment.append(segments[s])
+            mention_words.append((min(ws), max(ws) + 1))
     rels, phrases = [], []
     for k, (h, t, label) in enumerate(sent.relations):
         if sent.schema == "conll04":
@@ -101,9 +103,11 @@ def featurize(sent, tokenizer, tag_index, value_index, rel_index, max_tokens):
             own = [wi for wi, ti in enumerate(word_token) if segments[ti] == segments[hs[0]]]
             target = [1.0 if span and span[0] <= word_token[wi] < span[1] else 0.0 for wi in own]
             phrases.append((keep[h], keep[t], own, [regions[word_token[wi]] for wi in own], target))
+    gap, between, ranges = pair_context_features(mention_words)
     return {"ids": enc.input_ids, "case": enc.case_ids, "ent": ent_lab, "val": val_lab,
             "mentions": mentions, "mention_segment": mention_segment, "rels": rels,
-            "schema": sent.schema, "word_first": word_first, "phrases": phrases}
+            "schema": sent.schema, "word_first": word_first, "phrases": phrases,
+            "pair_gap": gap, "pair_between": between, "pair_range": ranges}
 
 
 def collate(exs):
@@ -120,13 +124,30 @@ def mention_means(x, b, ms):
     return torch.stack([x[b, s:e + 1].mean(0) for s, e in ms])
 
 
-def relation_loss(head, tail, exs, schema_masks, pos_weight):
+def pair_context_logits(model, ctx, b, ex):
+    """What pair context adds to each pair's logits [M, M, R] (see erxlib.model)."""
+    R = ctx.shape[-1] // 2
+    rows = ctx[b, torch.tensor(ex["word_first"])]  # [W, 2R]
+    W = rows.shape[0]
+    ranges = torch.tensor(ex["pair_range"])  # [M, M, 2]
+    w = torch.arange(W)
+    inside = ((w[None, None, :] >= ranges[..., :1]) & (w[None, None, :] < ranges[..., 1:])).float()
+    any_between = (inside.sum(-1, keepdim=True) > 0).float()  # [M, M, 1]
+    masked = rows[None, None, :, :] + (inside[..., None] - 1.0) * 1e4  # [M, M, W, 2R]
+    top = masked.max(dim=2).values * any_between
+    return (model.rel_gap[torch.tensor(ex["pair_gap"])] + model.rel_between[torch.tensor(ex["pair_between"])]
+            + top[..., :R] - top[..., R:])
+
+
+def relation_loss(head, tail, exs, schema_masks, pos_weight, model=None, ctx=None):
     losses = []
     for b, ex in enumerate(exs):
         ms = ex["mentions"]
         if ex["schema"] not in schema_masks or len(ms) < 2:
             continue
         logits = torch.einsum("irk,jrk->ijr", mention_means(head, b, ms), mention_means(tail, b, ms))
+        if ctx is not None:
+            logits = logits + pair_context_logits(model, ctx, b, ex)
         target = torch.zeros_like(logits)
         for hi, ti, r in ex["rels"]:
             target[hi, ti, r] = 1.0
@@ -235,6 +256,9 @@ def main():
     ap.add_argument("--phrase-pos-weight", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--pair-context", action="store_true",
+                    help="relation logits also see the pair's gap, the mentions and the words between "
+                         "(new parameters start at zero, so --init-run from a run without them works)")
     ap.add_argument("--limit-steps", type=int, default=0, help="stop after N steps (smoke tests)")
     args = ap.parse_args()
 
@@ -288,13 +312,16 @@ def main():
     if keep is not None:
         cfg = {**cfg, "num_hidden_layers": len(keep)}
     model = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
-                       phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES))
+                       phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES), pair_context=args.pair_context)
     load_pretrained(model, base)
     if args.init_run:
         state = torch.load(Path(args.init_run) / "model.pt", map_location="cpu")
         if keep is not None:
             state = keep_layers(state, keep)
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        new = [k for k in missing if not k.startswith(("rel_ctx.", "rel_gap", "rel_between"))]
+        if new or unexpected:
+            raise SystemExit(f"--init-run {args.init_run}: tensors missing {new}, unexpected {unexpected}")
         print(f"continued from {args.init_run}" + (f", encoder layers {keep}" if keep else ""), flush=True)
     elif not args.from_base:
         if not Path(args.init_onnx).exists():
@@ -315,6 +342,7 @@ def main():
 
     meta = {"format": "erx-v2", "tags": tags, "value_tags": value_tags, "relations": N.RELATION_LABELS,
             "case_classes": CASE_CLASSES, "rel_rank": args.rel_rank + 1, "phrase_rank": args.phrase_rank,
+            "pair_context": args.pair_context,
             "config": cfg, "max_tokens": args.max_tokens, "args": vars(args),
             "news_articles": len({s.article for s in news_sentences})}
     json.dump(meta, open(out / "labels.json", "w"), indent=1)
@@ -328,13 +356,14 @@ def main():
         for idx in batches(examples, args.batch, rng):
             exs = [examples[i] for i in idx]
             ids, mask, case, ent, val = collate(exs)
-            ent_logits, val_logits, head, tail, ptok, ph, pt = model(ids, mask, case)
+            ent_logits, val_logits, head, tail, ptok, ph, pt, *rest = model(ids, mask, case)
+            ctx = rest[0] if rest else None
             losses = {}
             if (ent != IGNORE).any():
                 losses["ent"] = ce(ent_logits.reshape(-1, ent_logits.shape[-1]), ent.reshape(-1), ignore_index=IGNORE)
             if (val != IGNORE).any():
                 losses["val"] = ce(val_logits.reshape(-1, val_logits.shape[-1]), val.reshape(-1), ignore_index=IGNORE)
-            rl = relation_loss(head, tail, exs, schema_masks, args.rel_pos_weight)
+            rl = relation_loss(head, tail, exs, schema_masks, args.rel_pos_weight, model, ctx)
             if rl is not None:
                 losses["rel"] = rl
             pl = phrase_loss(ptok, ph, pt, model.phrase_region, exs, args.phrase_pos_weight)

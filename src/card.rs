@@ -43,6 +43,10 @@ pub struct ModelCard {
     pub one_relation_per_pair: bool,
     /// Size of the last axis of `rel_head` / `rel_tail`.
     pub relation_rank: usize,
+    /// What a pair's relation logits add to the bilinear score, when the model has pair
+    /// context (output `rel_context`).
+    #[serde(default)]
+    pub relation_context: Option<RelationContext>,
     /// Relation labels in the order of the relation axis.
     pub relations: Vec<RelationLabel>,
     /// Default decision thresholds.
@@ -103,6 +107,10 @@ pub struct Outputs {
     /// `[batch, sequence, rank]`: averaged over a tail mention's pieces.
     #[serde(default)]
     pub phrase_tail: Option<String>,
+    /// `[batch, sequence, 2 × relations]`: per-token pair-context scores, max-pooled over
+    /// the words between a pair (see [`RelationContext`]).
+    #[serde(default)]
+    pub rel_context: Option<String>,
     /// `[batch, sequence, relations, relation_rank]`.
     pub rel_head: String,
     /// `[batch, sequence, relations, relation_rank]`.
@@ -143,6 +151,44 @@ pub struct PhraseScorer {
     /// Learned bias per word region, in the order before both mentions, between them,
     /// after both, inside the head, inside the tail.
     pub region_bias: [f32; 5],
+}
+
+/// Pair context of the relation head. For an ordered pair (head, tail) of mentions, label
+/// `r`'s logit is the bilinear score plus
+/// `gap_bias[bucket][r] + mentions_between_bias[min(m, last)][r]
+///  + max_w rel_context[w][r] − max_w rel_context[w][R + r]`,
+/// where `bucket` counts the words between the two mentions against `gap_edges` (offset by
+/// `gap_edges.len() + 1` when the tail comes first), `m` is the number of other mentions
+/// between them, and `w` runs over the words between (read at each word's first piece;
+/// the last term is 0 when the mentions touch). The bilinear score sees each mention in
+/// its own context only; these terms see what joins the two.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationContext {
+    /// Lower edges of the gap buckets after the first (`[1, 2, 3, 5, 8, 13, 21]`: buckets
+    /// 0, 1, 2, 3–4, 5–7, 8–12, 13–20, 21+ words).
+    pub gap_edges: Vec<usize>,
+    /// `2 × (gap_edges.len() + 1)` rows of one bias per relation label: head first, then
+    /// tail first.
+    pub gap_bias: Vec<Vec<f32>>,
+    /// One row per count of other mentions between the pair (the last row: that many or
+    /// more), each one bias per relation label.
+    pub mentions_between_bias: Vec<Vec<f32>>,
+}
+
+impl RelationContext {
+    /// Row of `gap_bias` for `words_between` words, head first or not.
+    pub fn gap_bucket(&self, head_first: bool, words_between: usize) -> usize {
+        let b = self
+            .gap_edges
+            .iter()
+            .filter(|&&e| words_between >= e)
+            .count();
+        if head_first {
+            b
+        } else {
+            self.gap_edges.len() + 1 + b
+        }
+    }
 }
 
 /// Default thresholds.
@@ -214,6 +260,27 @@ impl ModelCard {
         }
         if self.relation_rank == 0 {
             return Err(bad("relation_rank must be positive".into()));
+        }
+        if self.relation_context.is_some() != self.outputs.rel_context.is_some() {
+            return Err(bad(
+                "relation_context and outputs.rel_context must be given together".into(),
+            ));
+        }
+        if let Some(c) = &self.relation_context {
+            let n = self.relations.len();
+            let rows_ok = |rows: &[Vec<f32>]| rows.iter().all(|row| row.len() == n);
+            if !c.gap_edges.is_sorted()
+                || c.gap_bias.len() != 2 * (c.gap_edges.len() + 1)
+                || !rows_ok(&c.gap_bias)
+                || c.mentions_between_bias.is_empty()
+                || !rows_ok(&c.mentions_between_bias)
+            {
+                return Err(bad(format!(
+                    "relation_context: need increasing gap_edges, 2 x (gap_edges + 1) \
+                     gap_bias rows and at least one mentions_between_bias row, each of \
+                     {n} values (one per relation)"
+                )));
+            }
         }
         if self.casing.is_some() != self.inputs.case_ids.is_some() {
             return Err(bad(

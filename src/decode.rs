@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use crate::card::PhraseScorer;
+use crate::card::{PhraseScorer, RelationContext};
 use crate::tokenize::{Word, WordClass};
 
 /// Per-piece model outputs of one sentence.
@@ -43,6 +43,11 @@ pub trait TokenRows {
     }
     /// Phrase-scorer tail projection of piece `t`, `rank` values.
     fn phrase_tail(&self, _t: usize) -> &[f32] {
+        &[]
+    }
+    /// Pair-context scores of piece `t`, `2 × relations` values (empty without pair
+    /// context; see [`RelationContext`]).
+    fn rel_context(&self, _t: usize) -> &[f32] {
         &[]
     }
 }
@@ -97,6 +102,8 @@ pub struct RelationSpec {
     pub signatures: Vec<Vec<(String, String)>>,
     /// Values per label in a projection row.
     pub rank: usize,
+    /// The relation head's pair context, when the model has one.
+    pub context: Option<RelationContext>,
 }
 
 fn softmax_argmax(logits: &[f32]) -> (usize, f32) {
@@ -380,15 +387,62 @@ fn mention_vector<'a>(
 pub const MAX_MENTIONS_APART: usize = 12;
 
 /// The relation head and tail vectors of a sentence's mentions, shared by both relation
-/// decoders.
-struct PairVectors {
+/// decoders, and what each pair's context adds.
+struct PairVectors<'a> {
     heads: Vec<Vec<f32>>,
     tails: Vec<Vec<f32>>,
     rank: usize,
+    context: Option<PairContext<'a>>,
 }
 
-impl PairVectors {
-    fn new(words: &[Word], rows: &dyn TokenRows, mentions: &[WordSpan], rank: usize) -> Self {
+/// The inputs of [`RelationContext`]'s terms for one sentence.
+struct PairContext<'a> {
+    spec: &'a RelationContext,
+    /// `rel_context` row of each word, read at its first piece.
+    rows: Vec<&'a [f32]>,
+    mentions: Vec<Range<usize>>,
+}
+
+impl PairContext<'_> {
+    /// What the context adds to each label's logit for the pair (head, tail).
+    fn terms(&self, h: usize, t: usize, labels: usize) -> Vec<f32> {
+        let (head, tail) = (&self.mentions[h], &self.mentions[t]);
+        let head_first = head.start < tail.start;
+        let (lo, hi) = if head_first {
+            (head.end, tail.start)
+        } else {
+            (tail.end, head.start)
+        };
+        let hi = hi.max(lo);
+        let others = (0..self.mentions.len())
+            .filter(|&k| k != h && k != t && (lo..hi).contains(&self.mentions[k].start))
+            .count();
+        let between_rows = &self.spec.mentions_between_bias;
+        let gap = &self.spec.gap_bias[self.spec.gap_bucket(head_first, hi - lo)];
+        let between = &between_rows[others.min(between_rows.len() - 1)];
+        (0..labels)
+            .map(|r| {
+                let pooled = |k: usize| {
+                    self.rows[lo..hi]
+                        .iter()
+                        .filter_map(|row| row.get(k).copied())
+                        .fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v))))
+                        .unwrap_or(0.0)
+                };
+                gap[r] + between[r] + pooled(r) - pooled(labels + r)
+            })
+            .collect()
+    }
+}
+
+impl<'a> PairVectors<'a> {
+    fn new(
+        words: &[Word],
+        rows: &'a dyn TokenRows,
+        mentions: &[WordSpan],
+        rank: usize,
+        context: Option<&'a RelationContext>,
+    ) -> Self {
         PairVectors {
             heads: mentions
                 .iter()
@@ -399,6 +453,14 @@ impl PairVectors {
                 .map(|m| mention_vector(words, &m.words, |t| rows.rel_tail(t)))
                 .collect(),
             rank,
+            context: context.map(|spec| PairContext {
+                spec,
+                rows: words
+                    .iter()
+                    .map(|w| rows.rel_context(w.first_token))
+                    .collect(),
+                mentions: mentions.iter().map(|m| m.words.clone()).collect(),
+            }),
         }
     }
 
@@ -413,11 +475,18 @@ impl PairVectors {
         })
     }
 
-    /// Logit of label `r` for the pair, `None` when the rows hold no such label.
-    fn logit(&self, h: usize, t: usize, r: usize) -> Option<f32> {
-        let range = r * self.rank..(r + 1) * self.rank;
-        let (a, b) = (self.heads[h].get(range.clone())?, self.tails[t].get(range)?);
-        Some(a.iter().zip(b).map(|(x, y)| x * y).sum())
+    /// Logit of each of `labels` labels for the pair, `None` for a label the rows do not
+    /// hold.
+    fn logits(&self, h: usize, t: usize, labels: usize) -> Vec<Option<f32>> {
+        let context = self.context.as_ref().map(|c| c.terms(h, t, labels));
+        (0..labels)
+            .map(|r| {
+                let range = r * self.rank..(r + 1) * self.rank;
+                let (a, b) = (self.heads[h].get(range.clone())?, self.tails[t].get(range)?);
+                let bilinear: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                Some(bilinear + context.as_ref().map_or(0.0, |c| c[r]))
+            })
+            .collect()
     }
 }
 
@@ -438,13 +507,14 @@ pub fn decode_relations(
     if mentions.len() < 2 || spec.thresholds.is_empty() {
         return Vec::new();
     }
-    let pairs = PairVectors::new(words, rows, mentions, spec.rank);
+    let pairs = PairVectors::new(words, rows, mentions, spec.rank, spec.context.as_ref());
     let mut out = Vec::new();
     for (h, t) in pairs.near_pairs() {
         // one phrase per pair, whatever the label: chosen on first need
         let mut phrase: Option<Range<usize>> = None;
+        let logits = pairs.logits(h, t, spec.thresholds.len());
         for (r, threshold) in spec.thresholds.iter().enumerate() {
-            let Some(logit) = pairs.logit(h, t, r) else {
+            let Some(logit) = logits[r] else {
                 continue;
             };
             let score = sigmoid(logit);
@@ -484,15 +554,16 @@ pub fn decode_relations_per_pair(
     if mentions.len() < 2 || spec.thresholds.is_empty() {
         return Vec::new();
     }
-    let pairs = PairVectors::new(words, rows, mentions, spec.rank);
+    let pairs = PairVectors::new(words, rows, mentions, spec.rank, spec.context.as_ref());
     let mut out = Vec::new();
     for (h, t) in pairs.near_pairs() {
         let mut best: Option<(usize, f32)> = None;
+        let logits = pairs.logits(h, t, spec.thresholds.len());
         for r in 0..spec.thresholds.len() {
             if !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label) {
                 continue;
             }
-            let Some(logit) = pairs.logit(h, t, r) else {
+            let Some(logit) = logits[r] else {
                 continue;
             };
             if best.is_none_or(|(_, l)| logit > l) {
@@ -1299,6 +1370,7 @@ mod tests {
             thresholds: vec![0.5, 0.5],
             signatures: vec![vec![], vec![]],
             rank: 2,
+            context: None,
         };
         let preds = decode_predicates(&w, &r, 0.5);
         let got = decode_relations(&w, &r, &mentions, &preds, &spec);
@@ -1319,6 +1391,7 @@ mod tests {
         token: Vec<Vec<f32>>,
         phrase_head: Vec<Vec<f32>>,
         phrase_tail: Vec<Vec<f32>>,
+        context: Vec<Vec<f32>>,
     }
 
     impl TokenRows for Learned {
@@ -1345,6 +1418,9 @@ mod tests {
         }
         fn phrase_tail(&self, t: usize) -> &[f32] {
             &self.phrase_tail[t]
+        }
+        fn rel_context(&self, t: usize) -> &[f32] {
+            self.context.get(t).map_or(&[], Vec::as_slice)
         }
     }
 
@@ -1378,6 +1454,7 @@ mod tests {
             token: token_score.iter().map(|&s| vec![s, 0.0]).collect(),
             phrase_head: vec![vec![1.0]; n],
             phrase_tail: vec![vec![0.0]; n],
+            context: Vec::new(),
         };
         (w, rows)
     }
@@ -1445,6 +1522,7 @@ mod tests {
             thresholds: vec![0.6, 0.6],
             signatures: vec![vec![], vec![]],
             rank: 1,
+            context: None,
         };
         let got = decode_relations_per_pair(&w, &rows, &mentions, &spec, Some(&scorer()));
         assert_eq!(got.len(), 1, "one relation for Ann→Acme, none for Acme→Ann");
@@ -1465,6 +1543,62 @@ mod tests {
             ..spec
         };
         assert!(decode_relations_per_pair(&w, &rows, &mentions, &spec, None).is_empty());
+    }
+
+    /// Gap buckets of [1, 2, 3, 5] (0, 1, 2, 3-4, 5+ words), two labels; bucket `b` adds
+    /// `b` to label 0 when the head comes first and `-b` when the tail does, and each
+    /// other mention in between adds -10 to label 1.
+    fn context_spec() -> RelationContext {
+        RelationContext {
+            gap_edges: vec![1, 2, 3, 5],
+            gap_bias: (0..10)
+                .map(|i| {
+                    let b = (i % 5) as f32;
+                    vec![if i < 5 { b } else { -b }, 0.0]
+                })
+                .collect(),
+            mentions_between_bias: vec![vec![0.0, 0.0], vec![0.0, -10.0]],
+        }
+    }
+
+    #[test]
+    fn pair_context_adds_gap_mentions_between_and_pooled_words() {
+        let (w, mut rows) = learned([0.0; 6]);
+        // words between Ann(0) and Acme(4): was(1) hired(2) by(3); "hired" lifts label 0
+        // by 3, "by" holds it back by 1 (the second half of a row is subtracted)
+        rows.context = vec![vec![0.0; 4]; 6];
+        rows.context[2] = vec![3.0, 0.0, 0.0, 0.0];
+        rows.context[3] = vec![-2.0, 0.5, 1.0, 0.0];
+        let spec = context_spec();
+        assert_eq!(spec.gap_bucket(true, 0), 0);
+        assert_eq!(spec.gap_bucket(true, 4), 3);
+        assert_eq!(spec.gap_bucket(false, 9), 9);
+        let mentions = [mention(0..1), mention(4..5)];
+        let pairs = PairVectors::new(&w, &rows, &mentions, 1, Some(&spec));
+        // Ann→Acme: bilinear 2 and 1; gap 3 words (bucket 3): +3 on label 0;
+        // label 0 words: max(0, 3, -2) - max(0, 0, 1) = 2; label 1: max(0, 0, 0.5) - 0
+        assert_eq!(
+            pairs.logits(0, 1, 2),
+            vec![Some(2.0 + 3.0 + 2.0), Some(1.0 + 0.5)]
+        );
+        // Acme→Ann: bilinear 0; tail first: -3; the same words between
+        assert_eq!(pairs.logits(1, 0, 2), vec![Some(-3.0 + 2.0), Some(0.5)]);
+        // a mention between Ann and Acme: -10 on label 1, and "hired" is no longer between
+        let mentions = [mention(0..1), mention(2..3), mention(4..5)];
+        let pairs = PairVectors::new(&w, &rows, &mentions, 1, Some(&spec));
+        assert_eq!(
+            pairs.logits(0, 2, 2),
+            vec![Some(2.0 + 3.0 + 2.0), Some(1.0 + 0.5 - 10.0)]
+        );
+        // "was" between Ann and "hired": bucket 1, no context row of note
+        assert_eq!(pairs.logits(0, 1, 2), vec![Some(1.0), Some(0.0)]);
+        // adjacent mentions: no word between, so only the gap bias of bucket 0 (0) counts
+        let adjacent = [mention(0..1), mention(1..2)];
+        let pairs = PairVectors::new(&w, &rows, &adjacent, 1, Some(&spec));
+        assert_eq!(pairs.logits(0, 1, 2), vec![Some(0.0), Some(0.0)]);
+        // without pair context the bilinear score alone
+        let pairs = PairVectors::new(&w, &rows, &mentions, 1, None);
+        assert_eq!(pairs.logits(0, 2, 2), vec![Some(2.0), Some(1.0)]);
     }
 
     #[test]

@@ -226,6 +226,10 @@ impl TokenRows for SentenceRows<'_> {
         let (r, p) = self.owners[t];
         self.out.phrase_tail(r, p)
     }
+    fn rel_context(&self, t: usize) -> &[f32] {
+        let (r, p) = self.owners[t];
+        self.out.rel_context(r, p)
+    }
 }
 
 /// Per-document state while a batch of documents is in flight.
@@ -284,6 +288,7 @@ impl Extractor {
                 .map(|r| r.signatures.clone())
                 .collect(),
             rank: card.relation_rank,
+            context: card.relation_context.clone(),
         };
         let phrase_threshold = options.phrase_threshold.unwrap_or(card.thresholds.phrase);
         let config = SessionConfig {

@@ -125,11 +125,13 @@ pub struct BatchOutput<'a> {
     phrase_token: &'a [f32],
     phrase_head: &'a [f32],
     phrase_tail: &'a [f32],
+    rel_context: &'a [f32],
     cols: usize,
     n_tags: usize,
     n_values: usize,
     rel_width: usize,
     phrase_rank: usize,
+    n_relations: usize,
 }
 
 impl<'a> BatchOutput<'a> {
@@ -170,6 +172,10 @@ impl<'a> BatchOutput<'a> {
     /// Phrase-scorer tail projection (`rank` values).
     pub fn phrase_tail(&self, row: usize, pos: usize) -> &'a [f32] {
         self.at(self.phrase_tail, self.phrase_rank, row, pos)
+    }
+    /// Pair-context scores (`2 × relations` values; empty without pair context).
+    pub fn rel_context(&self, row: usize, pos: usize) -> &'a [f32] {
+        self.at(self.rel_context, 2 * self.n_relations, row, pos)
     }
 }
 
@@ -249,6 +255,7 @@ impl Model {
             o.phrase_token.as_ref(),
             o.phrase_head.as_ref(),
             o.phrase_tail.as_ref(),
+            o.rel_context.as_ref(),
         ];
         for name in want_in.into_iter().flatten() {
             if !inputs.contains(&name.as_str()) {
@@ -338,11 +345,13 @@ impl Model {
             phrase_token: optional(&c.outputs.phrase_token, phrase_rank + 1)?,
             phrase_head: optional(&c.outputs.phrase_head, phrase_rank)?,
             phrase_tail: optional(&c.outputs.phrase_tail, phrase_rank)?,
+            rel_context: optional(&c.outputs.rel_context, 2 * c.relations.len())?,
             cols,
             n_tags,
             n_values,
             rel_width,
             phrase_rank,
+            n_relations: c.relations.len(),
         }))
     }
 }

@@ -176,11 +176,38 @@ def mention_vector(enc: Encoded, proj, first_word, last_word_excl):
     return np.asarray(proj[ft:lt + 1], dtype=np.float64).mean(0)
 
 
-def score_pairs(enc, rel_head, rel_tail, spans):
-    """Sigmoid scores [M, M, R] for all ordered pairs of word spans."""
+def score_pairs(enc, rel_head, rel_tail, spans, rel_context=None, context_card=None):
+    """Sigmoid scores [M, M, R] for all ordered pairs of word spans; with a model's
+    `rel_context` rows and its card's `relation_context`, the pair-context terms are added
+    (see erxlib.model.pair_context_features)."""
     if not spans:
         return np.zeros((0, 0, rel_head.shape[-2]))
     h = np.stack([mention_vector(enc, rel_head, a, b) for a, b, *_ in spans])
     t = np.stack([mention_vector(enc, rel_tail, a, b) for a, b, *_ in spans])
     logits = np.einsum("irk,jrk->ijr", h, t)
+    if rel_context is not None and context_card is not None:
+        logits = logits + pair_context_terms(enc, rel_context, [(a, b) for a, b, *_ in spans], context_card)
     return 1.0 / (1.0 + np.exp(-logits))
+
+
+def pair_context_terms(enc, rel_context, spans, card):
+    """What a model card's `relation_context` adds to each pair's logits [M, M, R]."""
+    from .model import pair_context_features
+
+    R = rel_context.shape[-1] // 2
+    edges = card["gap_edges"]
+    gap_bias = np.asarray(card["gap_bias"], np.float64)
+    between_bias = np.asarray(card["mentions_between_bias"], np.float64)
+    rows = np.asarray([rel_context[w[2]] for w in enc.words], np.float64)
+    gap, between, ranges = pair_context_features(spans, edges)
+    M = len(spans)
+    out = np.zeros((M, M, R))
+    for i in range(M):
+        for j in range(M):
+            if i == j:
+                continue
+            lo, hi = ranges[i][j]
+            pooled = rows[lo:hi].max(0) if hi > lo else np.zeros(2 * R)
+            out[i, j] = (gap_bias[gap[i][j]] + between_bias[min(between[i][j], len(between_bias) - 1)]
+                         + pooled[:R] - pooled[R:])
+    return out

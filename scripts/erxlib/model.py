@@ -98,10 +98,11 @@ class ErxModel(nn.Module):
         return self.entity(x), self.phrase(x), head, tail
 
 
-def relation_rows(model, x):
-    """rel_head and rel_tail [B, L, R, K+1] of either model (rel_in, rel_h, rel_t, rel_bias)."""
+def relation_rows(model, x, r=None):
+    """rel_head and rel_tail [B, L, R, K+1] of either model (rel_in, rel_h, rel_t, rel_bias);
+    `r` is rel_in(x) when the caller has it already."""
     B, L, _ = x.shape
-    r = model.rel_in(x)
+    r = model.rel_in(x) if r is None else r
     head = model.rel_h(r).view(B, L, model.n_rel, model.rank)
     tail = model.rel_t(r).view(B, L, model.n_rel, model.rank)
     # fold the label bias into one extra slot so a plain dot product gives the score
@@ -142,6 +143,46 @@ def load_config(base_dir):
 PHRASE_REGIONS = ["before", "between", "after", "head", "tail"]
 
 
+# What a pair's relation logit adds to the bilinear score when the model has pair context
+# (erx.json `relation_context`; the Rust decoder computes the same):
+#   + gap_bias[gap_bucket(order, words between)]
+#   + mentions_between_bias[min(other mentions between, 3)]
+#   + max over words between of rel_context[w, :R] - max over them of rel_context[w, R:]
+# read at each word's first piece (the last term is 0 when no word lies between). The
+# bilinear score alone sees each mention's own context, not what joins the two; these
+# terms let "and" between two names, or another name in the way, count against a pair.
+GAP_EDGES = (1, 2, 3, 5, 8, 13, 21)
+MENTIONS_BETWEEN_BUCKETS = 4
+
+
+def gap_bucket(head_first, words_between, edges=GAP_EDGES):
+    """Index into gap_bias: 8 buckets of words between (0, 1, 2, 3-4, 5-7, 8-12, 13-20,
+    21+), the first 8 when the head comes first, the next 8 when the tail does."""
+    b = sum(1 for e in edges if words_between >= e)
+    return b if head_first else len(edges) + 1 + b
+
+
+def pair_context_features(spans, edges=GAP_EDGES):
+    """For mention spans [(start, end)] in words (end exclusive, sorted or not): gap bucket
+    [M, M], mentions-between bucket [M, M] and (lo, hi) word range between each pair."""
+    M = len(spans)
+    gap = [[0] * M for _ in range(M)]
+    between = [[0] * M for _ in range(M)]
+    ranges = [[(0, 0)] * M for _ in range(M)]
+    for i, (hs, he) in enumerate(spans):
+        for j, (ts, te) in enumerate(spans):
+            if i == j:
+                continue
+            head_first = hs < ts
+            lo, hi = (he, ts) if head_first else (te, hs)
+            hi = max(lo, hi)
+            gap[i][j] = gap_bucket(head_first, hi - lo, edges)
+            others = sum(1 for k, (s, _e) in enumerate(spans) if k not in (i, j) and lo <= s < hi)
+            between[i][j] = min(others, MENTIONS_BETWEEN_BUCKETS - 1)
+            ranges[i][j] = (lo, hi)
+    return gap, between, ranges
+
+
 def phrase_regions(n, head, tail):
     """Region index (see PHRASE_REGIONS) of each of n positions for mention spans
     head = (start, end) and tail = (start, end), end exclusive."""
@@ -179,7 +220,7 @@ class ErxModelV2(nn.Module):
     """
 
     def __init__(self, cfg, n_entity_tags, n_value_tags, n_relations, rel_rank=32, phrase_rank=32,
-                 n_case=6):
+                 n_case=6, pair_context=False):
         super().__init__()
         h = cfg["hidden_size"]
         self.cfg = cfg
@@ -197,15 +238,27 @@ class ErxModelV2(nn.Module):
         self.phrase_h = nn.Linear(h, phrase_rank)
         self.phrase_t = nn.Linear(h, phrase_rank)
         self.phrase_region = nn.Parameter(torch.tensor([-2.0, 0.0, -2.0, -3.0, -3.0]))
+        self.pair_context = pair_context
+        if pair_context:
+            # zero at the start, so a run continued from one without them scores as before
+            self.rel_ctx = nn.Linear(h, 2 * n_relations)
+            nn.init.zeros_(self.rel_ctx.weight)
+            nn.init.zeros_(self.rel_ctx.bias)
+            self.rel_gap = nn.Parameter(torch.zeros(2 * (len(GAP_EDGES) + 1), n_relations))
+            self.rel_between = nn.Parameter(torch.zeros(MENTIONS_BETWEEN_BUCKETS, n_relations))
 
     def forward(self, input_ids, attention_mask, case_ids=None):
         x = self.encoder(input_ids, attention_mask, case_ids)
         x = self.drop(x)
-        head, tail = relation_rows(self, x)
+        r = self.rel_in(x)
+        head, tail = relation_rows(self, x, r)
         p = self.phrase_in(x)
-        return (self.entity(x), self.value(x), head, tail,
-                self.phrase_tok(p), self.phrase_h(p), self.phrase_t(p))
+        out = (self.entity(x), self.value(x), head, tail,
+               self.phrase_tok(p), self.phrase_h(p), self.phrase_t(p))
+        return out + (self.rel_ctx(r),) if self.pair_context else out
 
 
 V2_OUTPUTS = ["entity_logits", "value_logits", "rel_head", "rel_tail",
               "phrase_token", "phrase_head", "phrase_tail"]
+# the extra output of a model with pair context, [B, L, 2R]
+PAIR_CONTEXT_OUTPUT = "rel_context"
