@@ -100,7 +100,17 @@ def parity(model, onnx_path, feeds, mask):
     return max(float(np.abs(g[m] - w.numpy()[m]).max()) for g, w in zip(got, want))
 
 
-def quantize(src, dst, embedding_bits=8):
+def float_matmuls(path, keep):
+    """Names of the MatMul nodes that `keep` ("heads": everything after the encoder;
+    "ff2": each encoder layer's FFN output projection) names, left unquantised."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    pick = {"heads": lambda n: not n.startswith("/encoder/"), "ff2": lambda n: "/ff2/" in n}[keep]
+    return [n.name for n in graph.node if n.op_type == "MatMul" and pick(n.name)]
+
+
+def quantize(src, dst, embedding_bits=8, keep_float=None):
     """Dynamic int8 (per-channel weights) for every MatMul. The embedding tables are int8
     too, or with `embedding_bits=4` blockwise 4-bit (GatherBlockQuantized, blocks of 32
     along the hidden axis): the word table is half of an int8 six-layer model's bytes."""
@@ -123,7 +133,8 @@ def quantize(src, dst, embedding_bits=8):
         ops = ["MatMul"]
     # GatherBlockQuantized has no ONNX shape inference, so name the weights' type outright.
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1})
+                     op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1},
+                     nodes_to_exclude=float_matmuls(src, keep_float) if keep_float else [])
     if embedding_bits == 4:
         Path(src).unlink()
 

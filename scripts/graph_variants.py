@@ -8,6 +8,9 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
   int8         what scripts/export.py ships: dynamic int8, per-channel weights
   int8-tensor  dynamic int8 with one scale per weight tensor
   int8-emb4    int8 MatMuls, 4-bit blockwise embedding tables
+  int8-heads   int8 encoder, the heads' MatMuls (relation, phrase, tag heads) left fp32
+  int8-ff2     int8, but each layer's FFN output MatMul (its input: GELU activations with
+               outliers, quantised per tensor at run time) left fp32
   fused-fp32   ONNX Runtime's transformer optimizer (Attention, SkipLayerNormalization,
                BiasGelu fused), fp32
   fused-int8   the fused graph, then dynamic int8 (QAttention)
@@ -28,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export import quantize  # noqa: E402
 
-VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "fused-fp32", "fused-int8", "static-int8"]
+VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "fused-fp32", "fused-int8", "static-int8"]
 
 
 def fuse(src, dst):
@@ -111,6 +114,8 @@ def main():
             dynamic_int8(fp32, tmp, False, ["MatMul", "Gather"])
         elif name == "int8-emb4":
             quantize(fp32, tmp, embedding_bits=4)
+        elif name in ("int8-heads", "int8-ff2"):
+            quantize(fp32, tmp, keep_float=name.removeprefix("int8-"))
         elif name == "static-int8":
             static_int8(fp32, tmp, model_dir, args)
         else:

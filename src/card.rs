@@ -155,8 +155,12 @@ pub struct PhraseScorer {
 
 /// Pair context of the relation head. For an ordered pair (head, tail) of mentions, label
 /// `r`'s logit is the bilinear score plus
-/// `gap_bias[bucket][r] + mentions_between_bias[min(m, last)][r]
-///  + max_w rel_context[w][r] − max_w rel_context[w][R + r]`,
+///
+/// ```text
+/// gap_bias[bucket][r] + mentions_between_bias[min(m, last)][r]
+///   + max_w rel_context[w][r] - max_w rel_context[w][R + r]
+/// ```
+///
 /// where `bucket` counts the words between the two mentions against `gap_edges` (offset by
 /// `gap_edges.len() + 1` when the tail comes first), `m` is the number of other mentions
 /// between them, and `w` runs over the words between (read at each word's first piece;

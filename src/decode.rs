@@ -559,11 +559,11 @@ pub fn decode_relations_per_pair(
     for (h, t) in pairs.near_pairs() {
         let mut best: Option<(usize, f32)> = None;
         let logits = pairs.logits(h, t, spec.thresholds.len());
-        for r in 0..spec.thresholds.len() {
+        for (r, logit) in logits.into_iter().enumerate() {
             if !signature_allows(&spec.signatures[r], &mentions[h].label, &mentions[t].label) {
                 continue;
             }
-            let Some(logit) = logits[r] else {
+            let Some(logit) = logit else {
                 continue;
             };
             if best.is_none_or(|(_, l)| logit > l) {

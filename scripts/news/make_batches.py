@@ -20,7 +20,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dump", required=True, help="BBC article dump (JSONL)")
     ap.add_argument("--out", default="runs/news/batches", help="folder for batch files")
-    ap.add_argument("--articles", type=int, default=900,
+    ap.add_argument("--articles", type=int, default=1100,
                     help="sample size (a larger sample keeps a smaller one's batches as its first ones)")
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--seed", type=int, default=2026)
