@@ -213,6 +213,24 @@ def continued_from(a):
     return "erx-news-v1 (weights recovered from its int8 graph)"
 
 
+def v2_training_stages(run):
+    """The run and the v2 runs it continued from (`--init-run`), oldest first."""
+    stages, seen, folder = [], set(), Path(run)
+    while folder is not None and folder.resolve() not in seen and (folder / "labels.json").exists():
+        seen.add(folder.resolve())
+        meta = json.load(open(folder / "labels.json"))
+        a = meta["args"]
+        stages.append({"run": folder.name, **{k: a[k] for k in (
+            "news", "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",
+            "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "pair_context", "seed", "init_onnx",
+            "init_run", "keep_layers") if a.get(k) not in (None, False)
+            and not (k == "init_onnx" and (a.get("init_run") or a.get("from_base")))},
+            "news_articles": meta.get("news_articles"), "steps": meta.get("steps"),
+            "train_seconds": meta.get("train_seconds")})
+        folder = Path(a["init_run"]) if a.get("init_run") else None
+    return stages[::-1]
+
+
 def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
     threshold = schema_thresholds(args.label_threshold, args.relation_threshold)
     sigs = news_signatures()
@@ -258,12 +276,8 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
                               "annotated for this project; see docs/annotation.md)",
                               "CoNLL-2003 train (names)",
                               "CoNLL04 train (names; its 5 relation labels mapped one to one)"],
-            "training": [{"run": Path(args.run).name, **{k: a[k] for k in (
-                "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",
-                "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "seed", "init_run",
-                "keep_layers") if a.get(k) is not None},
-                "steps": meta.get("steps"), "train_seconds": meta.get("train_seconds")}],
-            "train_seconds": meta.get("train_seconds"),
+            "training": (stages := v2_training_stages(args.run)),
+            "train_seconds": round(sum(st.get("train_seconds") or 0 for st in stages), 1),
             "script": "scripts/train_v2.py, scripts/export.py",
         },
         "dev_scores": extra.get("dev_scores", {}),
