@@ -253,3 +253,40 @@ fn v2_contract_values_stand_alone_and_pairs_carry_one_relation() {
     assert_eq!(batch[0], doc);
     assert_eq!(batch[1], doc);
 }
+
+#[test]
+fn a_card_with_half_of_the_pair_context_is_refused() {
+    let card_text =
+        std::fs::read_to_string(common::fixture_v2_model().join("erx.json")).expect("read card");
+    let card: serde_json::Value = serde_json::from_str(&card_text).expect("parse card");
+    assert!(
+        card["relation_context"].is_object(),
+        "the v2 fixture has pair context"
+    );
+    let copy = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["tokenizer.json", "model.onnx"] {
+            std::fs::copy(common::fixture_v2_model().join(f), dir.path().join(f)).expect("copy");
+        }
+        let mut c = card.clone();
+        edit(&mut c);
+        std::fs::write(dir.path().join("erx.json"), c.to_string()).expect("write card");
+        dir
+    };
+    // the tables without the output, and a table of the wrong width
+    let no_output = copy(&|c| {
+        c["outputs"]
+            .as_object_mut()
+            .expect("outputs")
+            .remove("rel_context");
+    });
+    let narrow = copy(&|c| c["relation_context"]["gap_bias"][0] = serde_json::json!([0.0]));
+    for dir in [&no_output, &narrow] {
+        let err = erx::Extractor::load(dir.path(), erx::Options::default()).expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("relation_context"), "{msg}");
+    }
+    // the card as exported loads
+    let same = copy(&|_| {});
+    erx::Extractor::load(same.path(), erx::Options::default()).expect("the fixture card loads");
+}
