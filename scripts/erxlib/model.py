@@ -217,6 +217,9 @@ class ErxModelV2(nn.Module):
     The phrase score of token i for the pair (h, t) is
       phrase_token[i] . [mean_h phrase_head + mean_t phrase_tail, 1] + region_bias[region(i)]
     so the phrase is chosen per pair without an L x L x L tensor.
+    With `pair_context=True` an eighth output follows:
+      rel_context   [B, L, 2R]      per-token scores max-pooled over the words between a
+                                    pair (see pair_context_features above)
     """
 
     def __init__(self, cfg, n_entity_tags, n_value_tags, n_relations, rel_rank=32, phrase_rank=32,
