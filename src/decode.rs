@@ -400,13 +400,13 @@ struct PairContext<'a> {
     spec: &'a RelationContext,
     /// `rel_context` row of each word, read at its first piece.
     rows: Vec<&'a [f32]>,
-    mentions: Vec<Range<usize>>,
+    mentions: &'a [WordSpan],
 }
 
 impl PairContext<'_> {
     /// What the context adds to each label's logit for the pair (head, tail).
     fn terms(&self, h: usize, t: usize, labels: usize) -> Vec<f32> {
-        let (head, tail) = (&self.mentions[h], &self.mentions[t]);
+        let (head, tail) = (&self.mentions[h].words, &self.mentions[t].words);
         let head_first = head.start < tail.start;
         let (lo, hi) = if head_first {
             (head.end, tail.start)
@@ -415,22 +415,28 @@ impl PairContext<'_> {
         };
         let hi = hi.max(lo);
         let others = (0..self.mentions.len())
-            .filter(|&k| k != h && k != t && (lo..hi).contains(&self.mentions[k].start))
+            .filter(|&k| k != h && k != t && (lo..hi).contains(&self.mentions[k].words.start))
             .count();
         let between_rows = &self.spec.mentions_between_bias;
         let gap = &self.spec.gap_bias[self.spec.gap_bucket(head_first, hi - lo)];
         let between = &between_rows[others.min(between_rows.len() - 1)];
+        // one pass over the words between: the highest "for" and "against" score per label
+        let mut pooled = vec![f32::NEG_INFINITY; 2 * labels];
+        for row in &self.rows[lo..hi] {
+            for (m, &v) in pooled.iter_mut().zip(row.iter()) {
+                *m = m.max(v);
+            }
+        }
+        // nothing between the mentions pools to nothing
+        let at = |k: usize| {
+            if pooled[k].is_finite() {
+                pooled[k]
+            } else {
+                0.0
+            }
+        };
         (0..labels)
-            .map(|r| {
-                let pooled = |k: usize| {
-                    self.rows[lo..hi]
-                        .iter()
-                        .filter_map(|row| row.get(k).copied())
-                        .fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v))))
-                        .unwrap_or(0.0)
-                };
-                gap[r] + between[r] + pooled(r) - pooled(labels + r)
-            })
+            .map(|r| gap[r] + between[r] + at(r) - at(labels + r))
             .collect()
     }
 }
@@ -439,7 +445,7 @@ impl<'a> PairVectors<'a> {
     fn new(
         words: &[Word],
         rows: &'a dyn TokenRows,
-        mentions: &[WordSpan],
+        mentions: &'a [WordSpan],
         rank: usize,
         context: Option<&'a RelationContext>,
     ) -> Self {
@@ -459,7 +465,7 @@ impl<'a> PairVectors<'a> {
                     .iter()
                     .map(|w| rows.rel_context(w.first_token))
                     .collect(),
-                mentions: mentions.iter().map(|m| m.words.clone()).collect(),
+                mentions,
             }),
         }
     }
