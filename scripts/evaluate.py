@@ -130,14 +130,14 @@ class Runner:
             out = self.forward(ids, case, np.ones_like(ids))
             for i, p in zip(win, pos):
                 n = len(encs[i].input_ids)
-                rows = [out[k][0] for k in ("entity_logits", "rel_head", "rel_tail", "rel_context") if k in out]
                 # re-frame as [CLS] sentence [SEP] so callers index pieces as in run()
-                framed = []
-                for r in rows:
-                    f = np.zeros((n,) + r.shape[1:], r.dtype)
-                    f[1:n - 1] = r[p:p + n - 2]
-                    framed.append(f)
-                results[i] = (encs[i], *framed) + ((None,) if len(framed) == 3 else ())
+                def framed(rows):
+                    f = np.zeros((n,) + rows.shape[1:], rows.dtype)
+                    f[1:n - 1] = rows[p:p + n - 2]
+                    return f
+
+                results[i] = (encs[i], *(framed(out[k][0]) if k in out else None
+                                         for k in ("entity_logits", "rel_head", "rel_tail", "rel_context")))
         return results
 
     def run_any(self, texts, context=1):
