@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from erxlib import data as D  # noqa: E402
 from erxlib.decode import decode_entities, harmonise_labels, score_pairs  # noqa: E402
+from erxlib.entities import group_mentions, one_per_entity_pair  # noqa: E402
 from erxlib.features import align_words_to_tokens, encode  # noqa: E402
 
 CONLL04_EVAL_TYPES = {"Peop": "PER", "Org": "ORG", "Loc": "LOC", "Other": "MISC"}
@@ -198,7 +199,8 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
     out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
     if runner.card.get("one_relation_per_pair"):
         for th in thresholds:
-            pred_r = [one_per_pair(toks, probs, read_as, rels, th) for toks, probs, read_as in cached]
+            pred_r = [one_per_pair(sent, toks, probs, read_as, rels, th)
+                      for sent, (toks, probs, read_as) in zip(sents, cached)]
             out["relations_by_threshold"][str(th)] = score(gold_r, pred_r, lambda x: x[2])
         out["relations"] = out["relations_by_threshold"][str(thresholds[0])]
         return out
@@ -229,10 +231,12 @@ NEWS_TO_CONLL04 = {"works_for": "Work_For", "lives_in": "Live_In", "based_in": "
                    "located_in": "Located_In", "killed": "Kill"}
 
 
-def one_per_pair(toks, probs, read_as, rels, threshold):
+def one_per_pair(sent, toks, probs, read_as, rels, threshold):
     """A v2 model (news labels, `one_relation_per_pair`), as erx decodes it: per ordered
     pair the best label whose card signature allows the pair (as read and after the vote),
-    kept if its score reaches the threshold and it maps onto a CoNLL04 label."""
+    kept if its score reaches the threshold; then, as erx assembles a document, mentions
+    grouped into entities, no relation inside one entity and one per ordered entity pair
+    (the highest score); last, the labels that map onto CoNLL04."""
     allowed = [{tuple(p) for p in r.get("signatures", [])} for r in rels]
     found = []
     for i in range(len(toks)):
@@ -244,11 +248,12 @@ def one_per_pair(toks, probs, read_as, rels, threshold):
             if not ok:
                 continue
             best = max(ok, key=lambda r: probs[i, j, r])
-            label = NEWS_TO_CONLL04.get(rels[best]["label"])
             still = not allowed[best] or (toks[i][2], toks[j][2]) in allowed[best]
-            if label and still and probs[i, j, best] >= threshold:
-                found.append((toks[i], toks[j], label))
-    return found
+            if still and probs[i, j, best] >= threshold:
+                found.append((i, j, rels[best]["label"], float(probs[i, j, best])))
+    entity_of = group_mentions([(" ".join(sent.tokens[a:b]), t) for a, b, t in toks])
+    kept = one_per_entity_pair(found, entity_of)
+    return [(toks[i], toks[j], NEWS_TO_CONLL04[label]) for i, j, label, _ in kept if label in NEWS_TO_CONLL04]
 
 
 def eval_open(runner, path, threshold=0.5):

@@ -13,6 +13,7 @@ produced on demand (they are 90 / 45 MB and not committed).
 import argparse
 import hashlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -108,6 +109,65 @@ def float_matmuls(path, keep):
     graph = onnx.load(str(path), load_external_data=False).graph
     pick = {"heads": lambda n: not n.startswith("/encoder/"), "ff2": lambda n: "/ff2/" in n}[keep]
     return [n.name for n in graph.node if n.op_type == "MatMul" and pick(n.name)]
+
+
+def calibration_texts(news, dump, n, seed):
+    """`n` sentences drawn (seeded) from the news *train* articles: dev stays out of every choice."""
+    from erxlib import news as N
+
+    sentences = N.read_news(news, dump)
+    return [s.text for s in random.Random(seed).sample(sentences, min(n, len(sentences)))]
+
+
+def smooth_ff2(src, dst, tokenizer, texts, alpha=0.5):
+    """SmoothQuant on each FFN output MatMul (`/ff2/`): its input, the GELU activations, has a
+    few channels with large values, and dynamic quantisation gives the whole tensor one scale,
+    so those channels flatten the rest to a handful of int8 steps. Divide channel j of the
+    input by s_j (one Mul node) and multiply row j of the weight by s_j: the float product is
+    unchanged, the activation range shrinks, and the weight (quantised per output column)
+    absorbs the spread. s_j = max|x_j|^alpha / max|W_j|^(1 - alpha), with max|x_j| measured
+    over `texts`. Returns how many MatMuls were smoothed."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    init = {i.name: i for i in graph.initializer}
+    targets = [n for n in graph.node if n.op_type == "MatMul" and "/ff2/" in n.name and n.input[1] in init]
+    if not targets:
+        raise SystemExit(f"{src}: no /ff2/ MatMul with a weight initializer to smooth")
+    # one pass per calibration text, reading each target's input
+    probe = onnx.load(str(src))
+    known = {o.name for o in probe.graph.output}
+    for n in targets:
+        if n.input[0] not in known:
+            probe.graph.output.append(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    wanted = [n.input[0] for n in targets]
+    use_case = any(i.name == "case_ids" for i in graph.input)
+    amax = {name: None for name in wanted}
+    for text in texts:
+        feeds, mask = feeds_for(tokenizer, [text], use_case)
+        got = sess.run(wanted, feeds)
+        valid = mask.astype(bool)
+        for name, x in zip(wanted, got):
+            m = np.abs(x[valid]).max(axis=0)
+            amax[name] = m if amax[name] is None else np.maximum(amax[name], m)
+    for n in targets:
+        w = numpy_helper.to_array(init[n.input[1]])  # [in, out]
+        wmax = np.abs(w).max(axis=1)
+        s = np.power(np.maximum(amax[n.input[0]], 1e-5), alpha) / np.power(np.maximum(wmax, 1e-5), 1 - alpha)
+        s = np.clip(s, 1e-2, 1e2).astype(np.float32)
+        init[n.input[1]].CopyFrom(numpy_helper.from_array((w * s[:, None]).astype(np.float32), n.input[1]))
+        inv = numpy_helper.from_array((1.0 / s).astype(np.float32), n.name + "_smooth_inv")
+        graph.initializer.append(inv)
+        scaled = n.input[0] + "_smoothed_" + str(len(graph.initializer))
+        graph.node.insert(list(graph.node).index(n), helper.make_node(
+            "Mul", [n.input[0], inv.name], [scaled], name=n.name + "_smooth"))
+        n.input[0] = scaled
+    onnx.save(model, str(dst))
+    return len(targets)
 
 
 def quantize(src, dst, embedding_bits=8, keep_float=None):
@@ -219,6 +279,9 @@ def v2_training_stages(run):
     while folder is not None and folder.resolve() not in seen and (folder / "labels.json").exists():
         seen.add(folder.resolve())
         meta = json.load(open(folder / "labels.json"))
+        if "recovered_from" in meta:  # a shipped model turned back into a run: its card has the chain
+            stages.extend(meta["recovered_from"]["stages"][::-1])
+            break
         a = meta["args"]
         stages.append({"run": folder.name, **{k: a[k] for k in (
             "news", "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",

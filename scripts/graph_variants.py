@@ -14,6 +14,8 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
   fused-fp32   ONNX Runtime's transformer optimizer (Attention, SkipLayerNormalization,
                BiasGelu fused), fp32
   fused-int8   the fused graph, then dynamic int8 (QAttention)
+  int8-smooth  int8 after SmoothQuant on each FFN output MatMul (scripts/export.py
+               smooth_ff2; --alpha, activation maxima from news *train* sentences)
   static-int8  static QDQ int8 (u8 activations, s8 per-channel weights), activation ranges
                calibrated on sentences of news *train* articles (dev stays out)
 
@@ -23,15 +25,14 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
 import argparse
 import hashlib
 import json
-import random
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export import quantize  # noqa: E402
+from export import calibration_texts, quantize, smooth_ff2  # noqa: E402
 
-VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "fused-fp32", "fused-int8", "static-int8"]
+VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "int8-smooth", "fused-fp32", "fused-int8", "static-int8"]
 
 
 def fuse(src, dst):
@@ -55,13 +56,10 @@ def static_int8(src, dst, model_dir, args):
                                           quantize_static)
     from tokenizers import Tokenizer
 
-    from erxlib import news as N
     from export import feeds_for
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    sentences = N.read_news(args.news, args.dump)
-    rng = random.Random(args.seed)
-    texts = [s.text for s in rng.sample(sentences, min(args.calibration, len(sentences)))]
+    texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -93,10 +91,11 @@ def main():
     ap.add_argument("--model", required=True, help="exported model folder holding model.fp32.onnx")
     ap.add_argument("--out", required=True, help="folder to write one model folder per variant into")
     ap.add_argument("--only", action="append", choices=VARIANTS, help="write only these variants (repeatable)")
-    ap.add_argument("--news", default="data/news/train.jsonl", help="static-int8: calibration articles")
+    ap.add_argument("--news", default="data/news/train.jsonl", help="static-int8, int8-smooth: calibration articles")
     ap.add_argument("--dump", default="../shared/datasets/articles/bbc-news.jsonl",
                     help="static-int8: the article texts")
-    ap.add_argument("--calibration", type=int, default=300, help="static-int8: calibration sentences")
+    ap.add_argument("--calibration", type=int, default=300, help="static-int8, int8-smooth: calibration sentences")
+    ap.add_argument("--alpha", type=float, default=0.5, help="int8-smooth: migration strength (0..1)")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     model_dir, out = Path(args.model), Path(args.out)
@@ -116,6 +115,15 @@ def main():
             quantize(fp32, tmp, embedding_bits=4)
         elif name in ("int8-heads", "int8-ff2"):
             quantize(fp32, tmp, keep_float=name.removeprefix("int8-"))
+        elif name == "int8-smooth":
+            from tokenizers import Tokenizer
+
+            texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
+            n = smooth_ff2(fp32, out / "smooth.onnx", Tokenizer.from_file(str(model_dir / "tokenizer.json")), texts,
+                           args.alpha)
+            print(f"  smoothed {n} MatMuls over {len(texts)} calibration sentences, alpha {args.alpha}")
+            quantize(out / "smooth.onnx", tmp)
+            (out / "smooth.onnx").unlink()
         elif name == "static-int8":
             static_int8(fp32, tmp, model_dir, args)
         else:

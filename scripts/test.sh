@@ -12,6 +12,8 @@ cargo test --features serve --bin erx --test serve "$@"
 cargo test --doc
 # the news-corpus tools (standard library only)
 python3 -m unittest discover -s scripts/news -p 'test_*.py'
+# the Python scorer's copy of erx's entity grouping (standard library only)
+python3 -m unittest discover -s scripts/erxlib -p 'test_*.py'
 # the Python package (bindings/python) and the Spark job, in their own virtualenv, checked
 # against the release CLI; the Spark test is skipped where there is no Java runtime
 cargo build --release

@@ -99,7 +99,7 @@ pub fn predicted(
         let (s, e) = token_span(&starts, m.start, m.end);
         Span::new(s, e, label)
     };
-    let entities = doc
+    let mut entities: Vec<Span> = doc
         .entities
         .iter()
         // values (dates, amounts) are not in these gold sets' entity schemes
@@ -143,6 +143,12 @@ pub fn predicted(
             }
         }
     }
+    // Two mentions inside one gold token ("R-Utah" read as "R" and "Utah") project onto the
+    // same gold span: at gold granularity they are one prediction, not one right and one wrong.
+    entities.sort_unstable();
+    entities.dedup();
+    relations.sort_unstable();
+    relations.dedup();
     (entities, relations)
 }
 
@@ -391,5 +397,64 @@ mod tests {
         assert_eq!(a, vec![Span::new(2, 3, "PER")]);
         let (b, _) = predicted(&second, 13, &doc, None);
         assert_eq!(b, vec![Span::new(0, 1, "PER"), Span::new(2, 3, "LOC")]);
+    }
+
+    #[test]
+    fn mentions_inside_one_gold_token_count_once() {
+        // "Garn , R-Utah": erx reads "R" and "Utah" as two places, both inside gold token 2,
+        // and links Garn to each
+        let sentence = GoldSentence {
+            tokens: ["Garn", ",", "R-Utah"]
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            entities: Vec::new(),
+            relations: Vec::new(),
+        };
+        let entity = |id: &str, label: &str, mentions| erx::Entity {
+            id: id.into(),
+            label: label.into(),
+            text: String::new(),
+            score: 1.0,
+            mentions,
+        };
+        let lives_in = |tail: &str| erx::Relation {
+            head: "e0".into(),
+            tail: tail.into(),
+            head_mention: 0,
+            tail_mention: 0,
+            label: "lives_in".into(),
+            schema: "news".into(),
+            phrase: String::new(),
+            score: 0.9,
+            start: 0,
+            end: 13,
+            phrase_start: None,
+            phrase_end: None,
+            negated: false,
+        };
+        let doc = erx::Document {
+            id: None,
+            entities: vec![
+                entity("e0", "PER", vec![mention(0, 4, "Garn")]),
+                entity("e1", "LOC", vec![mention(7, 8, "R")]),
+                entity("e2", "LOC", vec![mention(9, 13, "Utah")]),
+            ],
+            relations: vec![lives_in("e1"), lives_in("e2")],
+            meta: erx::Meta::default(),
+        };
+        let (entities, relations) = predicted(&sentence, 0, &doc, Some("conll04"));
+        assert_eq!(
+            entities,
+            vec![Span::new(0, 1, "PER"), Span::new(2, 3, "LOC")]
+        );
+        assert_eq!(
+            relations,
+            vec![RelationTuple {
+                head: Span::new(0, 1, "PER"),
+                tail: Span::new(2, 3, "LOC"),
+                label: "Live_In".into(),
+            }]
+        );
     }
 }
