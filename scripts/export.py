@@ -170,7 +170,93 @@ def smooth_ff2(src, dst, tokenizer, texts, alpha=0.5):
     return len(targets)
 
 
-def quantize(src, dst, embedding_bits=8, keep_float=None):
+def matmul_input_maxima(src, tokenizer, texts, patterns):
+    """The weight MatMuls of the fp32 graph at `src` whose names hold one of `patterns`,
+    grouped by input: {input name: (MatMul names, largest |value| of each input channel
+    over one pass per text)}."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    probe = onnx.load(str(src))
+    init = {i.name for i in probe.graph.initializer}
+    groups = {}
+    for n in probe.graph.node:
+        if n.op_type == "MatMul" and n.input[1] in init and any(p in n.name for p in patterns):
+            groups.setdefault(n.input[0], []).append(n.name)
+    if not groups:
+        raise SystemExit(f"{src}: no MatMul named like {patterns} with a weight initializer")
+    for x in groups:
+        probe.graph.output.append(helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, None))
+    use_case = any(i.name == "case_ids" for i in probe.graph.input)
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    wanted = list(groups)
+    amax = [None] * len(wanted)
+    for text in texts:
+        feeds, mask = feeds_for(tokenizer, [text], use_case)
+        valid = mask.astype(bool)
+        for k, x in enumerate(sess.run(wanted, feeds)):
+            m = np.abs(x[valid]).max(axis=0)
+            amax[k] = m if amax[k] is None else np.maximum(amax[k], m)
+    return {x: (groups[x], a) for x, a in zip(wanted, amax)}
+
+
+OUTLIER_MATMULS = ("/ff1/", "/ff2/")
+
+
+def split_outliers(src, dst, tokenizer, texts, ratio=2.5, patterns=OUTLIER_MATMULS):
+    """LLM.int8()-style decomposition of the MatMuls whose input has outlier channels.
+    In MiniLM the input of each FFN (after LayerNorm) and of its output projection (after
+    GELU) has one to four channels that reach 13-30 in every text while the rest stay
+    under about 6, and dynamic quantisation gives the whole tensor one scale, so those
+    channels flatten the others to a few int8 steps. Channels whose maximum over `texts`
+    exceeds `ratio` times the 90th percentile of the input's channel maxima are zeroed in
+    the input of the int8 MatMul (one Mul by a 0/1 vector) and multiplied in float by their
+    own rows of the weight (Gather, a [k, out] MatMul, Add). Returns the float MatMuls'
+    names (to keep out of quantisation) and the channels split off per input."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    maxima = matmul_input_maxima(src, tokenizer, texts, patterns)
+    model = onnx.load(str(src))
+    graph = model.graph
+    init = {i.name: i for i in graph.initializer}
+    keep_float, split = [], {}
+    for x, (names, amax) in maxima.items():
+        out = np.flatnonzero(amax > ratio * np.percentile(amax, 90))
+        split[names[0]] = out.tolist()
+        if len(out) == 0:
+            continue
+        tag = names[0].replace("/", "_").strip("_")
+        keep = np.ones(len(amax), dtype=np.float32)
+        keep[out] = 0.0
+        graph.initializer.extend([numpy_helper.from_array(keep, tag + "_keep"),
+                                  numpy_helper.from_array(out.astype(np.int64), tag + "_outliers")])
+        nodes = list(graph.node)
+        first = min(i for i, n in enumerate(nodes) if n.name in names)
+        graph.node.insert(first, helper.make_node("Mul", [x, tag + "_keep"], [tag + "_inliers"], name=tag + "_inliers"))
+        graph.node.insert(first + 1, helper.make_node("Gather", [x, tag + "_outliers"], [tag + "_outlier_x"],
+                                                      name=tag + "_outlier_x", axis=-1))
+        for n in [n for n in graph.node if n.name in names]:
+            w = numpy_helper.to_array(init[n.input[1]]).copy()  # [in, out]
+            rows, y = n.name + "_outlier_rows", n.output[0]
+            graph.initializer.append(numpy_helper.from_array(w[out].astype(np.float32), rows))
+            # the int8 product never sees these rows: zeroed, they leave its per-column scales alone
+            w[out] = 0.0
+            init[n.input[1]].CopyFrom(numpy_helper.from_array(w, n.input[1]))
+            n.input[0], n.output[0] = tag + "_inliers", n.name + "_inlier_y"
+            at = list(graph.node).index(n)
+            graph.node.insert(at + 1, helper.make_node("MatMul", [tag + "_outlier_x", rows], [n.name + "_outlier_y"],
+                                                       name=n.name + "_outliers"))
+            graph.node.insert(at + 2, helper.make_node("Add", [n.name + "_inlier_y", n.name + "_outlier_y"], [y],
+                                                       name=n.name + "_sum"))
+            keep_float.append(n.name + "_outliers")
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return keep_float, split
+
+
+def quantize(src, dst, embedding_bits=8, keep_float=None, float_nodes=()):
     """Dynamic int8 (per-channel weights) for every MatMul. The embedding tables are int8
     too, or with `embedding_bits=4` blockwise 4-bit (GatherBlockQuantized, blocks of 32
     along the hidden axis): the word table is half of an int8 six-layer model's bytes."""
@@ -194,7 +280,7 @@ def quantize(src, dst, embedding_bits=8, keep_float=None):
     # GatherBlockQuantized has no ONNX shape inference, so name the weights' type outright.
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1},
-                     nodes_to_exclude=float_matmuls(src, keep_float) if keep_float else [])
+                     nodes_to_exclude=(float_matmuls(src, keep_float) if keep_float else []) + list(float_nodes))
     if embedding_bits == 4:
         Path(src).unlink()
 
@@ -312,7 +398,8 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
                        + " and a pair-conditioned phrase "
                        "scorer, in one ONNX graph.",
         "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": precision(args),
-                 "opset": OPSET, "bytes": onnx_file.stat().st_size},
+                 "opset": OPSET, "bytes": onnx_file.stat().st_size,
+                 **({"quantisation": args.quantisation} if getattr(args, "quantisation", None) else {})},
         "tokenizer": "tokenizer.json",
         "inputs": {"input_ids": names[0], "attention_mask": names[1], "case_ids": names[2]},
         "outputs": dict(zip(outs, outs)),
@@ -404,6 +491,14 @@ def main():
     ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
     ap.add_argument("--embedding-bits", type=int, choices=[8, 4], default=8,
                     help="int8 models: bits per embedding weight (4 = blockwise, about 4.5 MB smaller)")
+    ap.add_argument("--outlier-ratio", type=float, default=2.5,
+                    help="int8: FFN input channels whose maximum over the calibration sentences exceeds this "
+                         "many times the input's 90th percentile stay float (0: none; see split_outliers)")
+    ap.add_argument("--calibration-news", default="data/news/train.jsonl",
+                    help="int8: news split whose sentences calibrate the outlier split (train only: dev stays out)")
+    ap.add_argument("--calibration-dump", default="../shared/datasets/articles/bbc-news.jsonl",
+                    help="int8: the article dump holding those articles' texts")
+    ap.add_argument("--calibration", type=int, default=300, help="int8: calibration sentences")
     ap.add_argument("--relation-threshold", type=float, default=0.5)
     ap.add_argument("--schema-threshold", action="append", metavar="SCHEMA=VALUE",
                     help="relation threshold for one schema (e.g. crossre=0.3); repeatable")
@@ -438,8 +533,23 @@ def main():
         sys.exit(f"parity check failed: max |diff| {diff} > 1e-3")
 
     final = out / "model.onnx"
+    args.quantisation = None
     if args.precision == "int8":
-        quantize(fp32, final, args.embedding_bits)
+        if args.outlier_ratio > 0:
+            texts = calibration_texts(args.calibration_news, args.calibration_dump, args.calibration, args.seed)
+            split_graph = out / "model.split.onnx"
+            floats, split = split_outliers(fp32, split_graph, tokenizer, texts, args.outlier_ratio)
+            quantize(split_graph, final, args.embedding_bits, float_nodes=floats)
+            split_graph.unlink()
+            args.quantisation = {
+                "method": "dynamic int8, per-channel weights; outlier input channels of the FFN MatMuls in float",
+                "outlier_ratio": args.outlier_ratio,
+                "calibration": f"{len(texts)} sentences of {args.calibration_news} (seed {args.seed})",
+                "float_channels": split,
+            }
+            print(f"outlier channels kept float: {sum(map(len, split.values()))} over {len(split)} MatMul inputs")
+        else:
+            quantize(fp32, final, args.embedding_bits)
         if not args.keep_fp32:
             fp32.unlink()
     elif args.precision == "fp16":

@@ -16,6 +16,10 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
   fused-int8   the fused graph, then dynamic int8 (QAttention)
   int8-smooth  int8 after SmoothQuant on each FFN output MatMul (scripts/export.py
                smooth_ff2; --alpha, activation maxima from news *train* sentences)
+  int8-split   int8 with the outlier input channels of each FFN MatMul (ff1, ff2; maximum
+               over news *train* sentences above --ratio x the input's 90th percentile)
+               taken out of the int8 product and multiplied in float (export.split_outliers;
+               --split-also q adds the attention projections)
   static-int8  static QDQ int8 (u8 activations, s8 per-channel weights), activation ranges
                calibrated on sentences of news *train* articles (dev stays out)
 
@@ -30,9 +34,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export import calibration_texts, quantize, smooth_ff2  # noqa: E402
+from export import calibration_texts, quantize, smooth_ff2, split_outliers, OUTLIER_MATMULS  # noqa: E402
 
-VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "int8-smooth", "fused-fp32", "fused-int8", "static-int8"]
+VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "int8-smooth", "int8-split", "fused-fp32", "fused-int8", "static-int8"]
 
 
 def fuse(src, dst):
@@ -96,6 +100,9 @@ def main():
                     help="static-int8: the article texts")
     ap.add_argument("--calibration", type=int, default=300, help="static-int8, int8-smooth: calibration sentences")
     ap.add_argument("--alpha", type=float, default=0.5, help="int8-smooth: migration strength (0..1)")
+    ap.add_argument("--ratio", type=float, default=2.5, help="int8-split: outlier threshold over the 90th percentile")
+    ap.add_argument("--split-also", action="append", default=[], metavar="NAME",
+                    help="int8-split: also split the MatMuls named /NAME/ (e.g. q for q, k, v)")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     model_dir, out = Path(args.model), Path(args.out)
@@ -124,6 +131,16 @@ def main():
             print(f"  smoothed {n} MatMuls over {len(texts)} calibration sentences, alpha {args.alpha}")
             quantize(out / "smooth.onnx", tmp)
             (out / "smooth.onnx").unlink()
+        elif name == "int8-split":
+            from tokenizers import Tokenizer
+
+            texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
+            patterns = OUTLIER_MATMULS + tuple(f"/{n}/" for n in args.split_also)
+            floats, split = split_outliers(fp32, out / "split.onnx", Tokenizer.from_file(str(model_dir / "tokenizer.json")),
+                                           texts, args.ratio, patterns)
+            print(f"  outlier channels split off: {split}")
+            quantize(out / "split.onnx", tmp, float_nodes=floats)
+            (out / "split.onnx").unlink()
         elif name == "static-int8":
             static_int8(fp32, tmp, model_dir, args)
         else:

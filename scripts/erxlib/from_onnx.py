@@ -4,7 +4,8 @@ shipped model whose PyTorch checkpoint is not kept.
 Dynamic quantisation stores each Linear weight as `<name>_quantized` (int8, [in, out]) with
 a per-column scale and zero point, under an anonymous name (`onnx::MatMul_778`); the bias
 keeps its parameter name. Each weight is named by walking from its MatMulInteger to the
-first Add that reads a `*.bias` initializer. Dequantised weights differ from the trained
+first Add that reads a `*.bias` initializer. Input channels split off in float (outliers,
+see scripts/export.py `split_outliers`) are read back from their float rows. Dequantised weights differ from the trained
 ones by at most half a quantisation step.
 """
 
@@ -53,4 +54,17 @@ def dequantized_state(onnx_path):
         if bias is None:
             raise ValueError(f"cannot name the weight {base}")
         state[bias[: -len(".bias")] + ".weight"] = dequant(base).T.copy()
+    # rows split off in float (scripts/export.py split_outliers): the int8 weight holds zeros
+    # there; the float rows feed a MatMul whose input is a Gather of those channels
+    producer = {out: node for node in graph.node for out in node.output}
+    for name, rows in init.items():
+        if not name.endswith("_outlier_rows"):
+            continue
+        matmul = next(n for n in consumers[name] if n.op_type == "MatMul")
+        channels = init[producer[matmul.input[0]].input[1]]
+        bias = bias_after(matmul)
+        if bias is None:
+            raise ValueError(f"cannot name the weight holding {name}")
+        weight = state[bias[: -len(".bias")] + ".weight"]  # [out, in]
+        weight[:, channels] = rows.T
     return state
