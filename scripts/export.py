@@ -204,7 +204,7 @@ def matmul_input_maxima(src, tokenizer, texts, patterns):
 OUTLIER_MATMULS = ("/ff1/", "/ff2/")
 
 
-def split_outliers(src, dst, tokenizer, texts, ratio=2.5, patterns=OUTLIER_MATMULS):
+def split_outliers(src, dst, tokenizer, texts, ratio=2.0, patterns=OUTLIER_MATMULS):
     """LLM.int8()-style decomposition of the MatMuls whose input has outlier channels.
     In MiniLM the input of each FFN (after LayerNorm) and of its output projection (after
     GELU) has one to four channels that reach 13-30 in every text while the rest stay
@@ -353,6 +353,11 @@ def encoder_name(meta):
 def continued_from(a):
     if a.get("init_run"):
         kept = f", encoder layers {a['keep_layers']} kept" if a.get("keep_layers") else ""
+        labels = Path(a["init_run"]) / "labels.json"
+        recovered = json.load(open(labels)).get("recovered_from") if labels.exists() else None
+        if recovered:
+            return (f"{recovered['model']} as shipped (int8 graph sha256 {recovered['onnx_sha256'][:12]}…, weights "
+                    f"recovered by scripts/recover_run.py){kept}")
         return f"training run {Path(a['init_run']).name} (all weights){kept}"
     if a.get("from_base"):
         return None
@@ -491,7 +496,7 @@ def main():
     ap.add_argument("--keep-fp32", action="store_true", help="keep model.fp32.onnx beside the int8 model")
     ap.add_argument("--embedding-bits", type=int, choices=[8, 4], default=8,
                     help="int8 models: bits per embedding weight (4 = blockwise, about 4.5 MB smaller)")
-    ap.add_argument("--outlier-ratio", type=float, default=2.5,
+    ap.add_argument("--outlier-ratio", type=float, default=2.0,
                     help="int8: FFN input channels whose maximum over the calibration sentences exceeds this "
                          "many times the input's 90th percentile stay float (0: none; see split_outliers)")
     ap.add_argument("--calibration-news", default="data/news/train.jsonl",

@@ -100,7 +100,7 @@ def main():
                     help="static-int8: the article texts")
     ap.add_argument("--calibration", type=int, default=300, help="static-int8, int8-smooth: calibration sentences")
     ap.add_argument("--alpha", type=float, default=0.5, help="int8-smooth: migration strength (0..1)")
-    ap.add_argument("--ratio", type=float, default=2.5, help="int8-split: outlier threshold over the 90th percentile")
+    ap.add_argument("--ratio", type=float, default=2.0, help="int8-split: outlier threshold over the 90th percentile")
     ap.add_argument("--split-also", action="append", default=[], metavar="NAME",
                     help="int8-split: also split the MatMuls named /NAME/ (e.g. q for q, k, v)")
     ap.add_argument("--seed", type=int, default=13)
