@@ -128,32 +128,14 @@ def smooth_ff2(src, dst, tokenizer, texts, alpha=0.5):
     absorbs the spread. s_j = max|x_j|^alpha / max|W_j|^(1 - alpha), with max|x_j| measured
     over `texts`. Returns how many MatMuls were smoothed."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper, numpy_helper
 
+    maxima = matmul_input_maxima(src, tokenizer, texts, ("/ff2/",))
+    amax = {x: a for x, (_names, a) in maxima.items()}
     model = onnx.load(str(src))
     graph = model.graph
     init = {i.name: i for i in graph.initializer}
-    targets = [n for n in graph.node if n.op_type == "MatMul" and "/ff2/" in n.name and n.input[1] in init]
-    if not targets:
-        raise SystemExit(f"{src}: no /ff2/ MatMul with a weight initializer to smooth")
-    # one pass per calibration text, reading each target's input
-    probe = onnx.load(str(src))
-    known = {o.name for o in probe.graph.output}
-    for n in targets:
-        if n.input[0] not in known:
-            probe.graph.output.append(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT, None))
-    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    wanted = [n.input[0] for n in targets]
-    use_case = any(i.name == "case_ids" for i in graph.input)
-    amax = {name: None for name in wanted}
-    for text in texts:
-        feeds, mask = feeds_for(tokenizer, [text], use_case)
-        got = sess.run(wanted, feeds)
-        valid = mask.astype(bool)
-        for name, x in zip(wanted, got):
-            m = np.abs(x[valid]).max(axis=0)
-            amax[name] = m if amax[name] is None else np.maximum(amax[name], m)
+    targets = [n for n in graph.node if n.op_type == "MatMul" and n.input[0] in amax and n.input[1] in init]
     for n in targets:
         w = numpy_helper.to_array(init[n.input[1]])  # [in, out]
         wmax = np.abs(w).max(axis=1)
