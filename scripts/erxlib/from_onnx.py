@@ -5,8 +5,8 @@ Dynamic quantisation stores each Linear weight as `<name>_quantized` (int8, [in,
 a per-column scale and zero point, under an anonymous name (`onnx::MatMul_778`); the bias
 keeps its parameter name. Each weight is named by walking from its MatMulInteger to the
 first Add that reads a `*.bias` initializer. Input channels split off in float (outliers,
-see scripts/export.py `split_outliers`) are read back from their float rows. Dequantised weights differ from the trained
-ones by at most half a quantisation step.
+see scripts/export.py `split_outliers`) are read back from their float rows. Dequantised
+weights differ from the trained ones by at most half a quantisation step.
 """
 
 import numpy as np
