@@ -198,9 +198,12 @@ def eval_conll04(runner, path, signatures, thresholds=(0.5,), harmonise=True):
         cached.append((toks, probs, read_as))
     out = {"entities": score(gold_e, pred_e, lambda x: x[2]), "sentences": len(sents), "relations_by_threshold": {}}
     if runner.card.get("one_relation_per_pair"):
+        # mentions grouped into entities as erx assembles a document; no threshold changes it
+        entity_of = [group_mentions([(" ".join(sent.tokens[a:b]), t) for a, b, t in toks])
+                     for sent, (toks, _probs, _read_as) in zip(sents, cached)]
         for th in thresholds:
-            pred_r = [one_per_pair(sent, toks, probs, read_as, rels, th)
-                      for sent, (toks, probs, read_as) in zip(sents, cached)]
+            pred_r = [one_per_pair(toks, probs, read_as, ents, rels, th)
+                      for (toks, probs, read_as), ents in zip(cached, entity_of)]
             out["relations_by_threshold"][str(th)] = score(gold_r, pred_r, lambda x: x[2])
         out["relations"] = out["relations_by_threshold"][str(thresholds[0])]
         return out
@@ -231,11 +234,11 @@ NEWS_TO_CONLL04 = {"works_for": "Work_For", "lives_in": "Live_In", "based_in": "
                    "located_in": "Located_In", "killed": "Kill"}
 
 
-def one_per_pair(sent, toks, probs, read_as, rels, threshold):
+def one_per_pair(toks, probs, read_as, entity_of, rels, threshold):
     """A v2 model (news labels, `one_relation_per_pair`), as erx decodes it: per ordered
     pair the best label whose card signature allows the pair (as read and after the vote),
-    kept if its score reaches the threshold; then, as erx assembles a document, mentions
-    grouped into entities, no relation inside one entity and one per ordered entity pair
+    kept if its score reaches the threshold; then, as erx assembles a document (`entity_of`:
+    each mention's entity), no relation inside one entity and one per ordered entity pair
     (the highest score); last, the labels that map onto CoNLL04."""
     allowed = [{tuple(p) for p in r.get("signatures", [])} for r in rels]
     found = []
@@ -251,7 +254,6 @@ def one_per_pair(sent, toks, probs, read_as, rels, threshold):
             still = not allowed[best] or (toks[i][2], toks[j][2]) in allowed[best]
             if still and probs[i, j, best] >= threshold:
                 found.append((i, j, rels[best]["label"], float(probs[i, j, best])))
-    entity_of = group_mentions([(" ".join(sent.tokens[a:b]), t) for a, b, t in toks])
     kept = one_per_entity_pair(found, entity_of)
     return [(toks[i], toks[j], NEWS_TO_CONLL04[label]) for i, j, label, _ in kept if label in NEWS_TO_CONLL04]
 

@@ -144,7 +144,7 @@ def smooth_ff2(src, dst, tokenizer, texts, alpha=0.5):
         init[n.input[1]].CopyFrom(numpy_helper.from_array((w * s[:, None]).astype(np.float32), n.input[1]))
         inv = numpy_helper.from_array((1.0 / s).astype(np.float32), n.name + "_smooth_inv")
         graph.initializer.append(inv)
-        scaled = n.input[0] + "_smoothed_" + str(len(graph.initializer))
+        scaled = n.name + "_smoothed_input"
         graph.node.insert(list(graph.node).index(n), helper.make_node(
             "Mul", [n.input[0], inv.name], [scaled], name=n.name + "_smooth"))
         n.input[0] = scaled
@@ -189,8 +189,8 @@ OUTLIER_MATMULS = ("/ff1/", "/ff2/")
 def split_outliers(src, dst, tokenizer, texts, ratio=2.0, patterns=OUTLIER_MATMULS):
     """LLM.int8()-style decomposition of the MatMuls whose input has outlier channels.
     In MiniLM the input of each FFN (after LayerNorm) and of its output projection (after
-    GELU) has one to four channels that reach 13-30 in every text while the rest stay
-    under about 6, and dynamic quantisation gives the whole tensor one scale, so those
+    GELU) has a few channels (1-9 at ratio 2 in erx-news-v2) that reach 13-30 in every
+    text while the rest stay under about 6, and dynamic quantisation gives the whole tensor one scale, so those
     channels flatten the others to a few int8 steps. Channels whose maximum over `texts`
     exceeds `ratio` times the 90th percentile of the input's channel maxima are zeroed in
     the input of the int8 MatMul (one Mul by a 0/1 vector) and multiplied in float by their
@@ -238,10 +238,21 @@ def split_outliers(src, dst, tokenizer, texts, ratio=2.0, patterns=OUTLIER_MATMU
     return keep_float, split
 
 
-def quantize(src, dst, embedding_bits=8, keep_float=None, float_nodes=()):
-    """Dynamic int8 (per-channel weights) for every MatMul. The embedding tables are int8
-    too, or with `embedding_bits=4` blockwise 4-bit (GatherBlockQuantized, blocks of 32
-    along the hidden axis): the word table is half of an int8 six-layer model's bytes."""
+def quantize_split(src, dst, tokenizer, texts, ratio, embedding_bits=8, patterns=OUTLIER_MATMULS):
+    """`split_outliers`, then `quantize` with the float MatMuls left out: what an int8 export
+    ships. Returns the channels split off per MatMul input."""
+    split_graph = Path(dst).with_suffix(".split.onnx")
+    floats, split = split_outliers(src, split_graph, tokenizer, texts, ratio, patterns)
+    quantize(split_graph, dst, embedding_bits, float_nodes=floats)
+    split_graph.unlink()
+    return split
+
+
+def quantize(src, dst, embedding_bits=8, float_nodes=()):
+    """Dynamic int8 (per-channel weights) for every MatMul but `float_nodes`. The embedding
+    tables are int8 too, or with `embedding_bits=4` blockwise 4-bit (GatherBlockQuantized,
+    blocks of 32 along the hidden axis): the word table is half of an int8 six-layer model's
+    bytes."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     ops = ["MatMul", "Gather"]
@@ -262,7 +273,7 @@ def quantize(src, dst, embedding_bits=8, keep_float=None, float_nodes=()):
     # GatherBlockQuantized has no ONNX shape inference, so name the weights' type outright.
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=ops, extra_options={"DefaultTensorType": 1},
-                     nodes_to_exclude=(float_matmuls(src, keep_float) if keep_float else []) + list(float_nodes))
+                     nodes_to_exclude=list(float_nodes))
     if embedding_bits == 4:
         Path(src).unlink()
 
@@ -367,7 +378,7 @@ def v2_training_stages(run):
     return stages[::-1]
 
 
-def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
+def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra, quantisation=None):
     threshold = schema_thresholds(args.label_threshold, args.relation_threshold)
     sigs = news_signatures()
     a = meta["args"]
@@ -386,7 +397,7 @@ def write_card_v2(out, model, meta, names, outs, args, onnx_file, extra):
                        "scorer, in one ONNX graph.",
         "onnx": {"file": onnx_file.name, "sha256": sha256(onnx_file), "precision": precision(args),
                  "opset": OPSET, "bytes": onnx_file.stat().st_size,
-                 **({"quantisation": args.quantisation} if getattr(args, "quantisation", None) else {})},
+                 **({"quantisation": quantisation} if quantisation else {})},
         "tokenizer": "tokenizer.json",
         "inputs": {"input_ids": names[0], "attention_mask": names[1], "case_ids": names[2]},
         "outputs": dict(zip(outs, outs)),
@@ -520,15 +531,12 @@ def main():
         sys.exit(f"parity check failed: max |diff| {diff} > 1e-3")
 
     final = out / "model.onnx"
-    args.quantisation = None
+    quantisation = None
     if args.precision == "int8":
         if args.outlier_ratio > 0:
             texts = calibration_texts(args.calibration_news, args.calibration_dump, args.calibration, args.seed)
-            split_graph = out / "model.split.onnx"
-            floats, split = split_outliers(fp32, split_graph, tokenizer, texts, args.outlier_ratio)
-            quantize(split_graph, final, args.embedding_bits, float_nodes=floats)
-            split_graph.unlink()
-            args.quantisation = {
+            split = quantize_split(fp32, final, tokenizer, texts, args.outlier_ratio, args.embedding_bits)
+            quantisation = {
                 "method": "dynamic int8, per-channel weights; outlier input channels of the FFN MatMuls in float",
                 "outlier_ratio": args.outlier_ratio,
                 "calibration": f"{len(texts)} sentences of {args.calibration_news} (seed {args.seed})",
@@ -549,7 +557,7 @@ def main():
               "(quantisation error, judged by dev F1 instead)")
     extra = json.load(open(args.extra)) if args.extra else {}
     if is_v2(meta):
-        card = write_card_v2(out, model, meta, names, outs, args, final, extra)
+        card = write_card_v2(out, model, meta, names, outs, args, final, extra, quantisation)
     else:
         card = write_card(out, meta, names, outs, args, final, extra)
     print(f"wrote {final} ({final.stat().st_size / 1e6:.1f} MB), sha256 {card['onnx']['sha256'][:12]}…")

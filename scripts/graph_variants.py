@@ -5,7 +5,7 @@ Each variant is a model folder (the source folder's card and tokenizer, the vari
 graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model` take:
 
   fp32         the fp32 export unchanged
-  int8         what scripts/export.py ships: dynamic int8, per-channel weights
+  int8         plain dynamic int8, per-channel weights (`export.py --outlier-ratio 0`)
   int8-tensor  dynamic int8 with one scale per weight tensor
   int8-emb4    int8 MatMuls, 4-bit blockwise embedding tables
   int8-heads   int8 encoder, the heads' MatMuls (relation, phrase, tag heads) left fp32
@@ -16,7 +16,7 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
   fused-int8   the fused graph, then dynamic int8 (QAttention)
   int8-smooth  int8 after SmoothQuant on each FFN output MatMul (scripts/export.py
                smooth_ff2; --alpha, activation maxima from news *train* sentences)
-  int8-split   int8 with the outlier input channels of each FFN MatMul (ff1, ff2; maximum
+  int8-split   what scripts/export.py ships: int8 with the outlier input channels of each FFN MatMul (ff1, ff2; maximum
                over news *train* sentences above --ratio x the input's 90th percentile)
                taken out of the int8 product and multiplied in float (export.split_outliers;
                --split-also q adds the attention projections)
@@ -34,9 +34,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export import calibration_texts, quantize, smooth_ff2, split_outliers, OUTLIER_MATMULS  # noqa: E402
+from export import (OUTLIER_MATMULS, calibration_texts, float_matmuls, quantize,  # noqa: E402
+                    quantize_split, smooth_ff2)
 
-VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "int8-smooth", "int8-split", "fused-fp32", "fused-int8", "static-int8"]
+VARIANTS = ["fp32", "int8", "int8-tensor", "int8-emb4", "int8-heads", "int8-ff2", "int8-smooth", "int8-split",
+            "fused-fp32", "fused-int8", "static-int8"]
+
+
+def calibration(args, model_dir):
+    """The model's tokenizer and the calibration sentences (news *train* only)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    return tokenizer, calibration_texts(args.news, args.dump, args.calibration, args.seed)
 
 
 def fuse(src, dst):
@@ -58,12 +68,9 @@ def static_int8(src, dst, model_dir, args):
     """QDQ int8 with fixed activation scales: the min and max over one pass per calibration sentence."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
-    from tokenizers import Tokenizer
-
     from export import feeds_for
 
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
+    tokenizer, texts = calibration(args, model_dir)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -121,26 +128,18 @@ def main():
         elif name == "int8-emb4":
             quantize(fp32, tmp, embedding_bits=4)
         elif name in ("int8-heads", "int8-ff2"):
-            quantize(fp32, tmp, keep_float=name.removeprefix("int8-"))
+            quantize(fp32, tmp, float_nodes=float_matmuls(fp32, name.removeprefix("int8-")))
         elif name == "int8-smooth":
-            from tokenizers import Tokenizer
-
-            texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
-            n = smooth_ff2(fp32, out / "smooth.onnx", Tokenizer.from_file(str(model_dir / "tokenizer.json")), texts,
-                           args.alpha)
+            tokenizer, texts = calibration(args, model_dir)
+            n = smooth_ff2(fp32, out / "smooth.onnx", tokenizer, texts, args.alpha)
             print(f"  smoothed {n} MatMuls over {len(texts)} calibration sentences, alpha {args.alpha}")
             quantize(out / "smooth.onnx", tmp)
             (out / "smooth.onnx").unlink()
         elif name == "int8-split":
-            from tokenizers import Tokenizer
-
-            texts = calibration_texts(args.news, args.dump, args.calibration, args.seed)
+            tokenizer, texts = calibration(args, model_dir)
             patterns = OUTLIER_MATMULS + tuple(f"/{n}/" for n in args.split_also)
-            floats, split = split_outliers(fp32, out / "split.onnx", Tokenizer.from_file(str(model_dir / "tokenizer.json")),
-                                           texts, args.ratio, patterns)
+            split = quantize_split(fp32, tmp, tokenizer, texts, args.ratio, patterns=patterns)
             print(f"  outlier channels split off: {split}")
-            quantize(out / "split.onnx", tmp, float_nodes=floats)
-            (out / "split.onnx").unlink()
         elif name == "static-int8":
             static_int8(fp32, tmp, model_dir, args)
         else:

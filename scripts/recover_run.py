@@ -25,7 +25,7 @@ from erxlib import data as D  # noqa: E402
 from erxlib import news as N  # noqa: E402
 from erxlib.decode import entity_tags  # noqa: E402
 from erxlib.features import CASE_CLASSES  # noqa: E402
-from erxlib.from_onnx import dequantized_state  # noqa: E402
+from erxlib.from_onnx import dequantized_state, folded_constant  # noqa: E402
 from erxlib.model import ErxModelV2, load_config  # noqa: E402
 from train import base_model_dir  # noqa: E402
 
@@ -38,21 +38,20 @@ def recovered_state(model, onnx_path, card):
     for key, value in graph.items():
         if key in own and tuple(own[key].shape) == value.shape:
             found[key] = torch.from_numpy(np.array(value))
-    # the graph folds token_type.weight[0] into one constant added to the embeddings; row 1 is
-    # never read (every input has token type 0), so it may stay as built
+    # the graph folds token_type.weight[0] into one constant; row 1 is never read (every
+    # input has token type 0), so it may stay as built
     h = own["encoder.ln.bias"].shape[0]
-    folded = [v for k, v in graph.items() if k.startswith("onnx::Add") and v.shape == (h,)]
-    if len(folded) != 1:
-        raise SystemExit(f"{onnx_path}: expected one folded token-type constant of width {h}, found {len(folded)}")
+    folded = folded_constant(graph, "onnx::Add", (h,))
+    if folded is None:
+        raise SystemExit(f"{onnx_path}: expected one folded token-type constant of width {h}")
     token_type = own["encoder.token_type.weight"].clone()
-    token_type[0] = torch.from_numpy(np.array(folded[0]))
+    token_type[0] = torch.from_numpy(np.array(folded))
     found["encoder.token_type.weight"] = token_type
-    # rel_bias.view(1, 1, R, 1) is folded into the Expand that appends it to rel_head
     r = own["rel_bias"].shape[0]
-    folded = [v for k, v in graph.items() if k.startswith("onnx::Expand") and v.shape == (1, 1, r, 1)]
-    if len(folded) != 1:
-        raise SystemExit(f"{onnx_path}: expected one folded relation bias [1, 1, {r}, 1], found {len(folded)}")
-    found["rel_bias"] = torch.from_numpy(np.array(folded[0]).reshape(r))
+    folded = folded_constant(graph, "onnx::Expand", (1, 1, r, 1))
+    if folded is None:
+        raise SystemExit(f"{onnx_path}: expected one folded relation bias [1, 1, {r}, 1]")
+    found["rel_bias"] = torch.from_numpy(np.array(folded).reshape(r))
     found["phrase_region"] = torch.tensor(card["phrase_scorer"]["region_bias"], dtype=torch.float32)
     if model.pair_context:
         ctx = card["relation_context"]

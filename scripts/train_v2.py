@@ -184,7 +184,7 @@ def load_v1_onnx(model, onnx_path, base):
     """Encoder, case embedding and name head from the shipped int8 v1 graph."""
     from safetensors.torch import load_file
 
-    from erxlib.from_onnx import dequantized_state
+    from erxlib.from_onnx import dequantized_state, folded_constant
 
     state = {k: torch.from_numpy(np.array(v)) for k, v in dequantized_state(onnx_path).items()}
     token_type = load_file(f"{base}/model.safetensors")["embeddings.token_type_embeddings.weight"].clone()
@@ -195,9 +195,9 @@ def load_v1_onnx(model, onnx_path, base):
             own[key] = value
             taken.append(key)
     # the graph folds token_type.weight[0] into one constant added to the embeddings
-    folded = [v for k, v in state.items() if k.startswith("onnx::Add") and v.shape == (own["encoder.ln.bias"].shape[0],)]
-    if len(folded) == 1:
-        token_type[0] = folded[0]
+    folded = folded_constant(state, "onnx::Add", own["encoder.ln.bias"].shape)
+    if folded is not None:
+        token_type[0] = folded
     own["encoder.token_type.weight"] = token_type
     model.load_state_dict(own)
     return taken

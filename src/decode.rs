@@ -427,17 +427,13 @@ impl PairContext<'_> {
                 *m = m.max(v);
             }
         }
-        // nothing between the mentions pools to nothing
-        let at = |k: usize| {
-            if pooled[k].is_finite() {
-                pooled[k]
-            } else {
-                0.0
-            }
-        };
-        (0..labels)
-            .map(|r| gap[r] + between[r] + at(r) - at(labels + r))
-            .collect()
+        // nothing between the mentions pools to nothing; the terms reuse the first half
+        let at = |v: f32| if v.is_finite() { v } else { 0.0 };
+        for r in 0..labels {
+            pooled[r] = gap[r] + between[r] + at(pooled[r]) - at(pooled[labels + r]);
+        }
+        pooled.truncate(labels);
+        pooled
     }
 }
 

@@ -68,3 +68,12 @@ def dequantized_state(onnx_path):
         weight = state[bias[: -len(".bias")] + ".weight"]  # [out, in]
         weight[:, channels] = rows.T
     return state
+
+
+def folded_constant(state, prefix, shape):
+    """The one constant that the exporter folded from a parameter (an anonymous `onnx::Add_N`
+    or `onnx::Expand_N` of this shape), or None when there is not exactly one: in erx's
+    graphs `token_type.weight[0]` becomes an `onnx::Add` of [hidden], and v2's
+    `rel_bias.view(1, 1, R, 1)` an `onnx::Expand`."""
+    found = [v for k, v in state.items() if k.startswith(prefix) and tuple(v.shape) == tuple(shape)]
+    return found[0] if len(found) == 1 else None
