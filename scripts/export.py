@@ -337,15 +337,16 @@ def precision(args):
 
 
 def encoder_name(meta):
-    layers = meta["config"]["num_hidden_layers"]
-    if layers == 6:
-        return "MiniLM-L6 encoder"
-    return f"MiniLM encoder cut to {layers} of its 6 layers"
+    layers, ffn = meta["config"]["num_hidden_layers"], meta["config"]["intermediate_size"]
+    name = "MiniLM-L6 encoder" if layers == 6 else f"MiniLM encoder cut to {layers} of its 6 layers"
+    return name if ffn == 1536 else f"{name} ({ffn:,} of 1,536 FFN neurons per layer)"
 
 
 def continued_from(a):
     if a.get("init_run"):
         kept = f", encoder layers {a['keep_layers']} kept" if a.get("keep_layers") else ""
+        kept += f", {a['ffn_size']} FFN neurons per layer kept" if a.get("ffn_size") else ""
+        kept += f", distilled from {Path(a['teacher_run']).name}" if a.get("teacher_run") else ""
         labels = Path(a["init_run"]) / "labels.json"
         recovered = json.load(open(labels)).get("recovered_from") if labels.exists() else None
         if recovered:
@@ -370,7 +371,8 @@ def v2_training_stages(run):
         stages.append({"run": folder.name, **{k: a[k] for k in (
             "news", "epochs", "batch", "lr", "head_lr", "oversample_news", "oversample_conll04",
             "conll2003_share", "rel_pos_weight", "phrase_pos_weight", "pair_context", "seed", "init_onnx",
-            "init_run", "keep_layers") if a.get(k) not in (None, False)
+            "init_run", "keep_layers", "ffn_size", "teacher_run", "distil_weight") if a.get(k) not in (None, False)
+            and not (k == "distil_weight" and not a.get("teacher_run"))
             and not (k == "init_onnx" and (a.get("init_run") or a.get("from_base")))},
             "news_articles": meta.get("news_articles"), "steps": meta.get("steps"),
             "train_seconds": meta.get("train_seconds")})

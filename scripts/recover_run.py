@@ -78,8 +78,11 @@ def main():
     stages = card["provenance"]["training"]
     last = stages[-1]
     cfg = load_config(base_model_dir())
-    cfg = {**cfg, "num_hidden_layers": len(last["keep_layers"].split(",")) if last.get("keep_layers")
-           else cfg["num_hidden_layers"]}
+    # the latest stage that cut layers or FFN neurons sets the shape; later stages keep it
+    kept = next((s["keep_layers"] for s in reversed(stages) if s.get("keep_layers")), None)
+    ffn = next((s["ffn_size"] for s in reversed(stages) if s.get("ffn_size")), cfg["intermediate_size"])
+    cfg = {**cfg, "num_hidden_layers": len(kept.split(",")) if kept else cfg["num_hidden_layers"],
+           "intermediate_size": ffn}
     tags, value_tags = entity_tags(D.ENTITY_TYPES), entity_tags(N.VALUE_TYPES)
     if tags != card["entity_tags"] or value_tags != card["value_tags"]:
         raise SystemExit(f"{args.model}: its tags differ from the training scripts' ({card['entity_tags']})")

@@ -10,9 +10,12 @@ By default the encoder and the name head continue from the shipped v1 model, rec
 from its int8 graph (`--init-onnx`); `--from-base` starts from MiniLM instead, and
 `--init-run` from an earlier v2 run (every head included).
 
-A smaller, faster student: `--init-run runs/v2b --keep-layers 0,2,5` keeps three of the six
-encoder layers of that run and fine-tunes them on the same data (layer dropping, then
-training on the labels; the teacher's outputs are not used).
+A smaller, faster student: `--init-run runs/v2f --keep-layers 0,2,4,5 --ffn-size 768` keeps
+four of the six encoder layers of that run and, in each, the 768 of its 1,536 FFN neurons that
+add most to the residual stream on a sample of the training examples; then it trains on the
+same data. `--teacher-run runs/v2f` adds distillation: the mean squared distance between the
+student's last hidden states and the teacher's (`--distil-weight`), so the heads, which start
+as the teacher's, keep reading what they were trained on.
 Writes runs/NAME/{model.pt, labels.json, log.jsonl}; export with
 `scripts/export.py --run runs/NAME --out models/erx-news-v2`.
 """
@@ -33,8 +36,8 @@ from erxlib import data as D  # noqa: E402
 from erxlib import news as N  # noqa: E402
 from erxlib.decode import entity_tags  # noqa: E402
 from erxlib.features import CASE_CLASSES, align_words_to_tokens, encode  # noqa: E402
-from erxlib.model import (ErxModelV2, load_config, load_pretrained, pair_context_features,  # noqa: E402
-                          phrase_regions)
+from erxlib.model import (ErxModelV2, ffn_neuron_scores, load_config, load_pretrained,  # noqa: E402
+                          pair_context_features, phrase_regions, prune_ffn)
 from train import base_model_dir, batches  # noqa: E402
 
 IGNORE = -100
@@ -226,6 +229,21 @@ def keep_layers(state, keep):
     return out
 
 
+def load_teacher(run):
+    """A v2 run's model, frozen, in eval mode (no dropout), for distillation."""
+    meta = json.load(open(Path(run) / "labels.json"))
+    if meta.get("format") != "erx-v2":
+        raise SystemExit(f"--teacher-run {run}: not a v2 run (labels.json format {meta.get('format')!r})")
+    teacher = ErxModelV2(meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
+                         rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
+                         n_case=len(meta["case_classes"]), pair_context=meta.get("pair_context", False))
+    teacher.load_state_dict(torch.load(Path(run) / "model.pt", map_location="cpu"))
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="datasets folder (conll2003/, conll04/, articles/)")
@@ -238,6 +256,11 @@ def main():
     ap.add_argument("--init-run", help="start from this v2 run's model.pt (all heads) instead of --init-onnx")
     ap.add_argument("--keep-layers", help="with --init-run: comma-separated encoder layers to keep, in order "
                                           "(e.g. 0,2,5 for a three-layer student of a six-layer run)")
+    ap.add_argument("--ffn-size", type=int, help="with --init-run: FFN neurons to keep per layer, chosen by "
+                    "mean |activation| x output weight norm over --ffn-sample training examples")
+    ap.add_argument("--ffn-sample", type=int, default=512, help="examples that score the FFN neurons")
+    ap.add_argument("--teacher-run", help="distil from this v2 run: match its last hidden states")
+    ap.add_argument("--distil-weight", type=float, default=1.0, help="weight of the hidden-state distance")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -309,8 +332,13 @@ def main():
     keep = parse_keep_layers(args.keep_layers, cfg["num_hidden_layers"]) if args.keep_layers else None
     if keep is not None and not args.init_run:
         raise SystemExit("--keep-layers needs --init-run (the run whose layers to keep)")
+    if args.ffn_size is not None and not args.init_run:
+        raise SystemExit("--ffn-size needs --init-run (the run whose FFN neurons to keep)")
+    if args.ffn_size is not None and not 0 < args.ffn_size <= cfg["intermediate_size"]:
+        raise SystemExit(f"--ffn-size {args.ffn_size}: expected 1 to {cfg['intermediate_size']}")
     if keep is not None:
         cfg = {**cfg, "num_hidden_layers": len(keep)}
+    teacher = load_teacher(args.teacher_run) if args.teacher_run else None
     model = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
                        phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES), pair_context=args.pair_context)
     load_pretrained(model, base)
@@ -323,6 +351,18 @@ def main():
         if new or unexpected:
             raise SystemExit(f"--init-run {args.init_run}: tensors missing {new}, unexpected {unexpected}")
         print(f"continued from {args.init_run}" + (f", encoder layers {keep}" if keep else ""), flush=True)
+        if args.ffn_size is not None:
+            sample = rng.sample(fixed, min(args.ffn_sample, len(fixed)))
+            scores = ffn_neuron_scores(model, [collate(sample[i:i + args.batch])[:3]
+                                               for i in range(0, len(sample), args.batch)])
+            cfg = {**cfg, "intermediate_size": args.ffn_size}
+            pruned = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
+                                phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES),
+                                pair_context=args.pair_context)
+            pruned.load_state_dict(prune_ffn(model.state_dict(), scores, args.ffn_size))
+            model = pruned
+            print(f"FFN pruned to {args.ffn_size} neurons per layer (scored on {len(sample)} examples)",
+                  flush=True)
     elif not args.from_base:
         if not Path(args.init_onnx).exists():
             raise SystemExit(f"--init-onnx {args.init_onnx} not found: extract v1 from the git history with "
@@ -356,7 +396,8 @@ def main():
         for idx in batches(examples, args.batch, rng):
             exs = [examples[i] for i in idx]
             ids, mask, case, ent, val = collate(exs)
-            ent_logits, val_logits, head, tail, ptok, ph, pt, *rest = model(ids, mask, case)
+            hidden = model.encoder(ids, mask, case)
+            ent_logits, val_logits, head, tail, ptok, ph, pt, *rest = model.heads(hidden)
             ctx = rest[0] if rest else None
             losses = {}
             if (ent != IGNORE).any():
@@ -369,6 +410,12 @@ def main():
             pl = phrase_loss(ptok, ph, pt, model.phrase_region, exs, args.phrase_pos_weight)
             if pl is not None:
                 losses["phrase"] = pl
+            if teacher is not None:
+                with torch.no_grad():
+                    target = teacher.encoder(ids, mask, case)
+                tokens = mask.unsqueeze(-1).to(hidden.dtype)
+                dist = ((hidden - target) ** 2 * tokens).sum() / (tokens.sum() * hidden.shape[-1])
+                losses["distil"] = args.distil_weight * dist
             loss = sum(losses.values())
             opt.zero_grad()
             loss.backward()

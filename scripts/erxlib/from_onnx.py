@@ -5,7 +5,9 @@ Dynamic quantisation stores each Linear weight as `<name>_quantized` (int8, [in,
 a per-column scale and zero point, under an anonymous name (`onnx::MatMul_778`); the bias
 keeps its parameter name. Each weight is named by walking from its MatMulInteger to the
 first Add that reads a `*.bias` initializer. Input channels split off in float (outliers,
-see scripts/export.py `split_outliers`) are read back from their float rows. Dequantised
+see scripts/export.py `split_outliers`) are read back from their float rows. 4-bit embedding
+tables (`export.py --embedding-bits 4`: GatherBlockQuantized, signed int4 in blocks along
+the hidden axis, one scale per block) are `<name>_Q4` with `<name>_scales`. Dequantised
 weights differ from the trained ones by at most half a quantisation step.
 """
 
@@ -40,9 +42,12 @@ def dequantized_state(onnx_path):
         return (q - init[base + "_zero_point"].astype(np.float32)) * init[base + "_scale"]
 
     state = {}
+    for node in graph.node:
+        if node.op_type == "GatherBlockQuantized":
+            state.update(dequant_blocks(node, init))
     for name, value in init.items():
         if not name.endswith("_quantized"):
-            if not name.endswith(("_scale", "_zero_point")) and value.dtype == np.float32:
+            if not name.endswith(("_scale", "_scales", "_zero_point")) and value.dtype == np.float32:
                 state[name] = value  # parameters by name, and folded constants (onnx::Add_N)
             continue
         base = name[: -len("_quantized")]
@@ -68,6 +73,21 @@ def dequantized_state(onnx_path):
         weight = state[bias[: -len(".bias")] + ".weight"]  # [out, in]
         weight[:, channels] = rows.T
     return state
+
+
+def dequant_blocks(node, init):
+    """{table name: float table} for a GatherBlockQuantized node: gathered along axis 0,
+    quantised in blocks along axis 1, without zero points (symmetric)."""
+    attrs = {a.name: a.i for a in node.attribute}
+    if attrs.get("gather_axis", 0) != 0 or attrs.get("quantize_axis", 1) != 1 or len(node.input) > 3:
+        raise ValueError(f"GatherBlockQuantized {node.name}: only gather axis 0, blocks along axis 1, "
+                         "no zero points are read back")
+    data, scales = node.input[0], node.input[2]
+    q = init[data].astype(np.float32)
+    block = attrs.get("block_size", 32)
+    table = (q.reshape(q.shape[0], -1, block) * init[scales][:, :, None]).reshape(q.shape)
+    name = data[: -len("_Q4")] if data.endswith("_Q4") else data
+    return {name: table}
 
 
 def folded_constant(state, prefix, shape):

@@ -71,6 +71,49 @@ class Layer(nn.Module):
         return self.ln2(x + self.drop(y))
 
 
+
+def ffn_neuron_scores(model, batches):
+    """Importance of each FFN neuron, per layer: mean |GELU(ff1 x)| over the tokens of
+    `batches` (tuples of model inputs) times the norm of the neuron's ff2 column, i.e. the
+    mean size of what the neuron adds to the residual stream."""
+    layers = model.encoder.layers
+    sums = [torch.zeros(layer.ff1.out_features) for layer in layers]
+    tokens = [0]
+
+    def hook(i):
+        def record(_module, _inputs, output):
+            act = nn.functional.gelu(output).abs()
+            sums[i] += act.reshape(-1, act.shape[-1]).sum(0)
+            if i == 0:
+                tokens[0] += act.shape[0] * act.shape[1]
+        return record
+
+    handles = [layer.ff1.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for inputs in batches:
+                model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return [s / max(1, tokens[0]) * layer.ff2.weight.norm(dim=0) for s, layer in zip(sums, layers)]
+
+
+def prune_ffn(state, scores, size):
+    """A state dict whose FFN layers keep their `size` highest-scoring neurons (in their
+    original order): rows of ff1, columns of ff2."""
+    out = dict(state)
+    for i, score in enumerate(scores):
+        keep = torch.sort(torch.topk(score, size).indices).values
+        prefix = f"encoder.layers.{i}."
+        out[prefix + "ff1.weight"] = state[prefix + "ff1.weight"][keep].clone()
+        out[prefix + "ff1.bias"] = state[prefix + "ff1.bias"][keep].clone()
+        out[prefix + "ff2.weight"] = state[prefix + "ff2.weight"][:, keep].clone()
+    return out
+
 # Parameters whose first dimension grows with the relation label list (rel_h/rel_t hold
 # `rel_rank` rows per label); labels are only ever appended, so old rows keep their place.
 RELATION_TENSORS = ("rel_h.weight", "rel_h.bias", "rel_t.weight", "rel_t.bias", "rel_bias")
@@ -251,7 +294,10 @@ class ErxModelV2(nn.Module):
             self.rel_between = nn.Parameter(torch.zeros(MENTIONS_BETWEEN_BUCKETS, n_relations))
 
     def forward(self, input_ids, attention_mask, case_ids=None):
-        x = self.encoder(input_ids, attention_mask, case_ids)
+        return self.heads(self.encoder(input_ids, attention_mask, case_ids))
+
+    def heads(self, x):
+        """The outputs from the encoder's last hidden states `x`."""
         x = self.drop(x)
         r = self.rel_in(x)
         head, tail = relation_rows(self, x, r)
