@@ -63,8 +63,9 @@ fn seed_article_relations_are_news_relations_between_names_once_per_pair() {
 
 #[test]
 fn fast_model_reads_the_seed_article() {
-    // 3 encoder layers and 4-bit embedding tables (GatherBlockQuantized): the runtime must
-    // run the graph, and the smaller model must still read the article's main actors
+    // 3 encoder layers with 768-wide FFNs and 4-bit embedding tables (GatherBlockQuantized):
+    // the runtime must run the graph, and the smaller model must still read the article's
+    // main actors
     let fast = real_model().with_file_name("erx-news-v2-fast");
     let (text, doc) = seed_document_with(&fast);
     assert_eq!(doc.meta.model, "erx-news-v2-fast");
