@@ -49,9 +49,7 @@ def load_run(run):
     meta = json.load(open(Path(run) / "labels.json"))
     if is_v2(meta):
         meta["case"] = True
-        model = ErxModelV2(meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
-                           rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
-                           n_case=len(meta["case_classes"]), pair_context=meta.get("pair_context", False))
+        model = ErxModelV2.from_meta(meta)
     else:
         model = ErxModel(meta["config"], len(meta["tags"]), len(meta["relations"]),
                          rel_rank=meta["rel_rank"] - 1, n_case=len(meta["case_classes"]) if meta["case"] else 0)
@@ -190,8 +188,8 @@ def split_outliers(src, dst, tokenizer, texts, ratio=2.0, patterns=OUTLIER_MATMU
     """LLM.int8()-style decomposition of the MatMuls whose input has outlier channels.
     In MiniLM the input of each FFN (after LayerNorm) and of its output projection (after
     GELU) has a few channels (1-9 at ratio 2 in erx-news-v2) that reach 13-30 in every
-    text while the rest stay under about 6, and dynamic quantisation gives the whole tensor one scale, so those
-    channels flatten the others to a few int8 steps. Channels whose maximum over `texts`
+    text while the rest stay under about 6, and dynamic quantisation gives the whole tensor
+    one scale, so those channels flatten the others to a few int8 steps. Channels whose maximum over `texts`
     exceeds `ratio` times the 90th percentile of the input's channel maxima are zeroed in
     the input of the int8 MatMul (one Mul by a 0/1 vector) and multiplied in float by their
     own rows of the weight (Gather, a [k, out] MatMul, Add). Returns the float MatMuls'

@@ -16,10 +16,10 @@ graph, the card's sha256 updated) that `erx bench --model` and `erx eval --model
   fused-int8   the fused graph, then dynamic int8 (QAttention)
   int8-smooth  int8 after SmoothQuant on each FFN output MatMul (scripts/export.py
                smooth_ff2; --alpha, activation maxima from news *train* sentences)
-  int8-split   what scripts/export.py ships: int8 with the outlier input channels of each FFN MatMul (ff1, ff2; maximum
-               over news *train* sentences above --ratio x the input's 90th percentile)
-               taken out of the int8 product and multiplied in float (export.split_outliers;
-               --split-also q adds the attention projections)
+  int8-split   what scripts/export.py ships: int8 with the outlier input channels of each
+               FFN MatMul (ff1, ff2; maximum over news *train* sentences above --ratio x
+               the input's 90th percentile) taken out of the int8 product and multiplied
+               in float (export.split_outliers; --split-also q adds the attention projections)
   static-int8  static QDQ int8 (u8 activations, s8 per-channel weights), activation ranges
                calibrated on sentences of news *train* articles (dev stays out)
 

@@ -234,9 +234,7 @@ def load_teacher(run):
     meta = json.load(open(Path(run) / "labels.json"))
     if meta.get("format") != "erx-v2":
         raise SystemExit(f"--teacher-run {run}: not a v2 run (labels.json format {meta.get('format')!r})")
-    teacher = ErxModelV2(meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
-                         rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
-                         n_case=len(meta["case_classes"]), pair_context=meta.get("pair_context", False))
+    teacher = ErxModelV2.from_meta(meta)
     teacher.load_state_dict(torch.load(Path(run) / "model.pt", map_location="cpu"))
     teacher.eval()
     for p in teacher.parameters():
@@ -339,8 +337,12 @@ def main():
     if keep is not None:
         cfg = {**cfg, "num_hidden_layers": len(keep)}
     teacher = load_teacher(args.teacher_run) if args.teacher_run else None
-    model = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
-                       phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES), pair_context=args.pair_context)
+
+    def build(cfg):
+        return ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
+                          phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES), pair_context=args.pair_context)
+
+    model = build(cfg)
     load_pretrained(model, base)
     if args.init_run:
         state = torch.load(Path(args.init_run) / "model.pt", map_location="cpu")
@@ -356,9 +358,7 @@ def main():
             scores = ffn_neuron_scores(model, [collate(sample[i:i + args.batch])[:3]
                                                for i in range(0, len(sample), args.batch)])
             cfg = {**cfg, "intermediate_size": args.ffn_size}
-            pruned = ErxModelV2(cfg, len(tags), len(value_tags), len(N.RELATION_LABELS), rel_rank=args.rel_rank,
-                                phrase_rank=args.phrase_rank, n_case=len(CASE_CLASSES),
-                                pair_context=args.pair_context)
+            pruned = build(cfg)
             pruned.load_state_dict(prune_ffn(model.state_dict(), scores, args.ffn_size))
             model = pruned
             print(f"FFN pruned to {args.ffn_size} neurons per layer (scored on {len(sample)} examples)",

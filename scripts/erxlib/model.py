@@ -71,35 +71,32 @@ class Layer(nn.Module):
         return self.ln2(x + self.drop(y))
 
 
-
 def ffn_neuron_scores(model, batches):
     """Importance of each FFN neuron, per layer: mean |GELU(ff1 x)| over the tokens of
     `batches` (tuples of model inputs) times the norm of the neuron's ff2 column, i.e. the
     mean size of what the neuron adds to the residual stream."""
     layers = model.encoder.layers
     sums = [torch.zeros(layer.ff1.out_features) for layer in layers]
-    tokens = [0]
 
     def hook(i):
         def record(_module, _inputs, output):
-            act = nn.functional.gelu(output).abs()
-            sums[i] += act.reshape(-1, act.shape[-1]).sum(0)
-            if i == 0:
-                tokens[0] += act.shape[0] * act.shape[1]
+            sums[i] += nn.functional.gelu(output).abs().reshape(-1, output.shape[-1]).sum(0)
         return record
 
     handles = [layer.ff1.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
     was_training = model.training
     model.eval()
+    tokens = 0  # every position of every batch, as the sums take them
     try:
         with torch.no_grad():
             for inputs in batches:
                 model(*inputs)
+                tokens += inputs[0].numel()
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return [s / max(1, tokens[0]) * layer.ff2.weight.norm(dim=0) for s, layer in zip(sums, layers)]
+    return [s / max(1, tokens) * layer.ff2.weight.norm(dim=0) for s, layer in zip(sums, layers)]
 
 
 def prune_ffn(state, scores, size):
@@ -113,6 +110,7 @@ def prune_ffn(state, scores, size):
         out[prefix + "ff1.bias"] = state[prefix + "ff1.bias"][keep].clone()
         out[prefix + "ff2.weight"] = state[prefix + "ff2.weight"][:, keep].clone()
     return out
+
 
 # Parameters whose first dimension grows with the relation label list (rel_h/rel_t hold
 # `rel_rank` rows per label); labels are only ever appended, so old rows keep their place.
@@ -292,6 +290,13 @@ class ErxModelV2(nn.Module):
             nn.init.zeros_(self.rel_ctx.bias)
             self.rel_gap = nn.Parameter(torch.zeros(2 * (len(GAP_EDGES) + 1), n_relations))
             self.rel_between = nn.Parameter(torch.zeros(MENTIONS_BETWEEN_BUCKETS, n_relations))
+
+    @classmethod
+    def from_meta(cls, meta, cfg=None):
+        """The network a run's labels.json describes (`cfg` overrides its encoder config)."""
+        return cls(cfg or meta["config"], len(meta["tags"]), len(meta["value_tags"]), len(meta["relations"]),
+                   rel_rank=meta["rel_rank"] - 1, phrase_rank=meta["phrase_rank"],
+                   n_case=len(meta["case_classes"]), pair_context=meta.get("pair_context", False))
 
     def forward(self, input_ids, attention_mask, case_ids=None):
         return self.heads(self.encoder(input_ids, attention_mask, case_ids))
